@@ -1,0 +1,109 @@
+#pragma once
+// CPU batch normalisation over NCHW (or NC) data, with PyTorch's semantics: training normalises by
+// the biased batch variance and folds the unbiased one into the running variance with the given
+// momentum; evaluation uses the running statistics. Each pass is one expression over memory.
+
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "../../core/error.hpp"
+#include "../../core/memory.hpp"
+#include "../../expr/cpu_eval.hpp"
+
+namespace ctnn::backend::cpu {
+
+class BatchNorm {
+public:
+  BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
+      : C_(channels), HW_(spatial), sums_(channels), sums2_(channels), mean_(channels), invstd_(channels),
+        k1_(channels), k2_(channels), k3_(channels) {}
+
+  void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
+                     float* running_var, std::size_t batch, float momentum, float eps) {
+    using namespace expr;
+    const std::size_t M = batch * HW_;
+    if (M < 2)
+      ctnn::detail::fail("ctnn::BatchNorm: training needs more than one value per channel, got batch ", batch,
+                         " of ", HW_, " values per channel (use Mode::eval or a larger batch)");
+    const TensorLeaf<float> X{{}, x};
+    expr::detail::sum_planes(sums_.data(), batch, C_, HW_, X);
+    for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / double(M));
+    // Two passes keep the variance accurate when |mean| >> std.
+    expr::detail::sum_planes(sums2_.data(), batch, C_, HW_, square(X - channel(mean_.data())));
+    for (std::size_t c = 0; c < C_; ++c) {
+      const double var = sums2_.data()[c] / double(M);
+      const double inv = 1.0 / std::sqrt(var + double(eps));
+      invstd_.data()[c] = static_cast<float>(inv);
+      k1_.data()[c] = static_cast<float>(gamma[c] * inv);                      // scale
+      k2_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);  // shift
+      running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean_.data()[c];
+      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * double(M) / double(M - 1));
+    }
+    apply(x, y, batch);
+  }
+
+  void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
+                    const float* running_var, std::size_t batch, float eps) {
+    for (std::size_t c = 0; c < C_; ++c) {
+      const double inv = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
+      k1_.data()[c] = static_cast<float>(gamma[c] * inv);
+      k2_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
+    }
+    apply(x, y, batch);
+  }
+
+  // Gradients for the statistics the forward pass used: the saved batch statistics after
+  // forward_train, the running statistics (constants) when `eval` is true.
+  void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
+                const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval) {
+    using namespace expr;
+    const double M = double(batch * HW_);
+    if (eval) {
+      for (std::size_t c = 0; c < C_; ++c) {
+        mean_.data()[c] = running_mean[c];
+        invstd_.data()[c] = static_cast<float>(1.0 / std::sqrt(double(running_var[c]) + double(eps)));
+      }
+    }
+    const TensorLeaf<float> X{{}, x}, DY{{}, dy};
+    const auto mean = channel(mean_.data());
+    const auto invstd = channel(invstd_.data());
+    expr::detail::sum_planes(sums_.data(), batch, C_, HW_, DY);                                // sum dy
+    expr::detail::sum_planes(sums2_.data(), batch, C_, HW_, DY * (X - mean) * invstd);        // sum dy*xhat
+    for (std::size_t c = 0; c < C_; ++c) {
+      dbeta[c] += static_cast<float>(sums_.data()[c]);
+      dgamma[c] += static_cast<float>(sums2_.data()[c]);
+    }
+    if (!dx) return;
+    // dx = scale * (dy - mean(dy) - xhat * mean(dy*xhat)) in training, scale * dy in evaluation,
+    // folded into dx = dy*k1 + x*k2 + k3 so that it is one pass.
+    for (std::size_t c = 0; c < C_; ++c) {
+      const double inv = invstd_.data()[c];
+      const double scale = double(gamma[c]) * inv;
+      if (eval) {
+        k1_.data()[c] = static_cast<float>(scale);
+        k2_.data()[c] = 0.f;
+        k3_.data()[c] = 0.f;
+      } else {
+        const double mdy = sums_.data()[c] / M, mdyx = sums2_.data()[c] / M;
+        k1_.data()[c] = static_cast<float>(scale);
+        k2_.data()[c] = static_cast<float>(-scale * inv * mdyx);
+        k3_.data()[c] = static_cast<float>(-scale * mdy + scale * double(mean_.data()[c]) * inv * mdyx);
+      }
+    }
+    expr::detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
+  }
+
+private:
+  void apply(const float* x, float* y, std::size_t batch) {
+    using namespace expr;
+    const TensorLeaf<float> X{{}, x};
+    expr::detail::assign_planes(y, batch * C_, C_, HW_, X * channel(k1_.data()) + channel(k2_.data()));
+  }
+
+  std::size_t C_, HW_;
+  ctnn::detail::Scratch<double> sums_, sums2_;
+  ctnn::detail::Scratch<float> mean_, invstd_, k1_, k2_, k3_;
+};
+
+}  // namespace ctnn::backend::cpu

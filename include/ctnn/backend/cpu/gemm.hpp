@@ -1,0 +1,86 @@
+#pragma once
+// Single-threaded float GEMM on Eigen's packed block-panel kernels, with row-major (BLAS-style)
+// arguments:
+//   C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C
+// Callers parallelise over independent products (for example over the images of a batch), so the
+// product itself never starts threads. Eigen's packing buffers live in a per-thread workspace that
+// only grows: after the first call of each size nothing is allocated.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include <Eigen/Core>
+
+#include "../../core/memory.hpp"
+
+namespace ctnn::backend::cpu {
+
+enum class Trans { no, yes };
+
+namespace detail {
+
+class GemmWorkspace : public Eigen::internal::level3_blocking<float, float> {
+public:
+  // Chooses cache blocking for a column-major product of rows x cols x depth and makes sure the
+  // packing buffers can hold it.
+  void prepare(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) {
+    Eigen::Index kc = depth, mc = rows, nc = cols;
+    Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index{1});
+    m_kc = kc;
+    m_mc = mc;
+    m_nc = nc;
+    a_.reserve(static_cast<std::size_t>(mc * kc));
+    b_.reserve(static_cast<std::size_t>(kc * nc));
+    m_blockA = a_.data();
+    m_blockB = b_.data();
+  }
+
+private:
+  ctnn::detail::Scratch<float> a_, b_;
+};
+
+inline GemmWorkspace& gemm_workspace() {
+  thread_local GemmWorkspace ws;
+  return ws;
+}
+
+template <int LhsOrder, int RhsOrder>
+void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eigen::Index lda,
+              const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, float alpha) {
+  auto& ws = gemm_workspace();
+  // A row-major result is computed as the transposed column-major product (N x M).
+  ws.prepare(N, M, K);
+  Eigen::internal::general_matrix_matrix_product<Eigen::Index, float, LhsOrder, false, float, RhsOrder,
+                                                 false, Eigen::RowMajor, 1>::run(M, N, K, A, lda, B, ldb, C,
+                                                                                 1, ldc, alpha, ws, nullptr);
+}
+
+}  // namespace detail
+
+inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
+                 std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
+  if (M == 0 || N == 0) return;
+  if (beta == 0.f) {
+    for (std::size_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, N * sizeof(float));
+  } else if (beta != 1.f) {
+    for (std::size_t i = 0; i < M; ++i)
+      for (std::size_t j = 0; j < N; ++j) C[i * ldc + j] *= beta;
+  }
+  if (K == 0 || alpha == 0.f) return;
+  using Eigen::ColMajor;
+  using Eigen::RowMajor;
+  const auto m = static_cast<Eigen::Index>(M), n = static_cast<Eigen::Index>(N), k = static_cast<Eigen::Index>(K);
+  const auto a = static_cast<Eigen::Index>(lda), b = static_cast<Eigen::Index>(ldb), c = static_cast<Eigen::Index>(ldc);
+  // A row-major matrix read transposed is the same memory read column-major.
+  if (ta == Trans::no && tb == Trans::no)
+    detail::gemm_run<RowMajor, RowMajor>(m, n, k, A, a, B, b, C, c, alpha);
+  else if (ta == Trans::yes && tb == Trans::no)
+    detail::gemm_run<ColMajor, RowMajor>(m, n, k, A, a, B, b, C, c, alpha);
+  else if (ta == Trans::no && tb == Trans::yes)
+    detail::gemm_run<RowMajor, ColMajor>(m, n, k, A, a, B, b, C, c, alpha);
+  else
+    detail::gemm_run<ColMajor, ColMajor>(m, n, k, A, a, B, b, C, c, alpha);
+}
+
+}  // namespace ctnn::backend::cpu

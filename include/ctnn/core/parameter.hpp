@@ -1,0 +1,67 @@
+#pragma once
+// Parameters (with their gradients) and buffers (state such as batch-norm running statistics),
+// gathered once when a network is built. Pointers refer to the network's device memory.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ctnn {
+
+enum class ParamKind { weight, bias, norm_weight, norm_bias };
+
+struct Parameter {
+  std::string name;  // "0.conv.weight": path through the network, then the tensor's role
+  float* value = nullptr;
+  float* grad = nullptr;
+  std::size_t size = 0;
+  ParamKind kind = ParamKind::weight;
+};
+
+struct Buffer {
+  std::string name;
+  float* value = nullptr;
+  std::size_t size = 0;
+};
+
+// Layers report their state to a Collector; composite layers open a named scope per child.
+class Collector {
+public:
+  void parameter(std::string_view name, float* value, float* grad, std::size_t size, ParamKind kind) {
+    params_.push_back(Parameter{full_name(name), value, grad, size, kind});
+  }
+  void buffer(std::string_view name, float* value, std::size_t size) {
+    buffers_.push_back(Buffer{full_name(name), value, size});
+  }
+
+  class Scope {
+  public:
+    Scope(Collector& c, std::string_view name) : c_(c), saved_(c.prefix_.size()) {
+      c.prefix_ += name;
+      c.prefix_ += '.';
+    }
+    ~Scope() { c_.prefix_.resize(saved_); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+  private:
+    Collector& c_;
+    std::size_t saved_;
+  };
+
+  std::vector<Parameter>& parameters() { return params_; }
+  std::vector<Buffer>& buffers() { return buffers_; }
+
+private:
+  std::string full_name(std::string_view name) const {
+    std::string s = prefix_;
+    s += name;
+    return s;
+  }
+  std::string prefix_;
+  std::vector<Parameter> params_;
+  std::vector<Buffer> buffers_;
+};
+
+}  // namespace ctnn

@@ -1,0 +1,83 @@
+#pragma once
+// The CPU evaluator: one pass over memory per expression, vectorisable inner loops over the
+// contiguous spatial extent of each (sample, channel) plane, planes spread over threads.
+
+#include <cstddef>
+#include <vector>
+
+#include "../core/tensor.hpp"
+#include "../core/threading.hpp"
+#include "nodes.hpp"
+
+namespace ctnn::expr {
+
+namespace detail {
+
+// Below this many elements a thread team costs more than it saves.
+inline constexpr std::size_t parallel_threshold = 1 << 15;
+
+template <class T, class E>
+void assign_planes(T* dst, std::size_t planes, std::size_t channels, std::size_t plane_size, const E& e) {
+  auto run = [&](int, std::size_t begin, std::size_t end) {
+    for (std::size_t p = begin; p < end; ++p) {
+      const std::size_t c = p % channels;
+      const std::size_t base = p * plane_size;
+      T* out = dst + base;
+#pragma omp simd
+      for (std::size_t j = 0; j < plane_size; ++j) out[j] = static_cast<T>(e(base + j, c));
+    }
+  };
+  if (planes * plane_size >= parallel_threshold)
+    ctnn::detail::parallel_chunks(planes, ctnn::num_threads(), run);
+  else
+    run(0, 0, planes);
+}
+
+}  // namespace detail
+
+// dst = e, element by element, over dst's current batch. Operands may alias dst.
+template <ShapeType S, class T, Operand E>
+void assign(Tensor<S, Cpu, T>& dst, const E& e) {
+  detail::assign_planes(dst.data(), dst.batch() * channels_v<S>, channels_v<S>, spatial_size_v<S>, lift(e));
+}
+
+// dst[i] = e(i, c) for a flat buffer of `batch` samples of shape S (for parameter-sized work).
+template <ShapeType S, class T, Operand E>
+void assign(T* dst, std::size_t batch, const E& e) {
+  detail::assign_planes(dst, batch * channels_v<S>, channels_v<S>, spatial_size_v<S>, lift(e));
+}
+
+namespace detail {
+
+template <class E>
+void sum_planes(double* out, std::size_t batch, std::size_t C, std::size_t HW, const E& e) {
+  auto run = [&](int, std::size_t c_begin, std::size_t c_end) {
+    for (std::size_t c = c_begin; c < c_end; ++c) {
+      double total = 0.0;
+      for (std::size_t n = 0; n < batch; ++n) {
+        const std::size_t base = (n * C + c) * HW;
+        float acc = 0.f;
+#pragma omp simd reduction(+ : acc)
+        for (std::size_t j = 0; j < HW; ++j) acc += static_cast<float>(e(base + j, c));
+        total += acc;
+      }
+      out[c] = total;
+    }
+  };
+  if (batch * C * HW >= parallel_threshold)
+    ctnn::detail::parallel_chunks(C, ctnn::num_threads(), run);
+  else
+    run(0, 0, C);
+}
+
+}  // namespace detail
+
+// Per-channel sums of an expression over every sample and spatial position of a batch of shape S:
+//   out[c] = sum over n, j of e(n, c, j)
+// Each plane is summed in float (vectorised), planes are accumulated in double.
+template <ShapeType S, Operand E>
+void sum_per_channel(double* out, std::size_t batch, const E& e) {
+  detail::sum_planes(out, batch, channels_v<S>, spatial_size_v<S>, lift(e));
+}
+
+}  // namespace ctnn::expr

@@ -1,0 +1,13 @@
+#pragma once
+// Every built-in layer spec.
+
+#include "layers/activation.hpp"
+#include "layers/batchnorm.hpp"
+#include "layers/conv.hpp"
+#include "layers/flatten.hpp"
+#include "layers/identity.hpp"
+#include "layers/layer.hpp"
+#include "layers/linear.hpp"
+#include "layers/pool.hpp"
+#include "layers/residual.hpp"
+#include "layers/sequential.hpp"

@@ -1,0 +1,96 @@
+#pragma once
+// BatchNorm<C>: batch normalisation over the channels of a C x H x W (or flat C) input, with
+// PyTorch's defaults: eps 1e-5, momentum 0.1, affine, running statistics (mean 0, variance 1).
+
+#include <cstddef>
+#include <string>
+
+#include "../backend/kernels.hpp"
+#include "../core/init.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+template <std::size_t C>
+struct BatchNorm {
+  static_assert(C > 0, "ctnn::BatchNorm: the channel count must be positive");
+  static constexpr float eps = 1e-5f;
+  static constexpr float momentum = 0.1f;
+
+  static std::string name() { return "BatchNorm<" + std::to_string(C) + ">"; }
+
+  template <class X>
+  static constexpr bool check =
+      wiring::all_v<wiring::channel_count<BatchNorm, wiring::expects<C>, wiring::input_has<X::template dim<0>>>>;
+
+  template <class X>
+  using output = std::conditional_t<check<X>, X, X>;
+
+  template <class X>
+  static constexpr std::size_t parameter_count = 2 * C;
+  template <class X>
+  static constexpr std::size_t macs = X::size;
+
+  template <class X, class D>
+  class layer {
+  public:
+    using input_type = Tensor<X, D>;
+    using output_type = Tensor<X, D>;
+    using vector_type = Tensor<Shape<C>, D>;
+
+    layer(std::size_t max_batch, Rng&)
+        : gamma_(1), beta_(1), dgamma_(1), dbeta_(1), mean_(1), var_(1), y_(max_batch), dx_(max_batch),
+          kernel_(C, X::size / C, max_batch) {
+      init::constant(gamma_, 1.f);
+      init::constant(beta_, 0.f);
+      init::constant(mean_, 0.f);
+      init::constant(var_, 1.f);
+      dgamma_.zero();
+      dbeta_.zero();
+    }
+
+    const output_type& forward(const input_type& x, Mode mode) {
+      x_ = &x;
+      mode_ = mode;
+      y_.set_batch(x.batch());
+      if (mode == Mode::train)
+        kernel_.forward_train(x.data(), y_.data(), gamma_.data(), beta_.data(), mean_.data(), var_.data(), x.batch(),
+                              momentum, eps);
+      else
+        kernel_.forward_eval(x.data(), y_.data(), gamma_.data(), beta_.data(), mean_.data(), var_.data(), x.batch(), eps);
+      return y_;
+    }
+
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      detail::check_backward("BatchNorm", x_, dy);
+      dx_.set_batch(dy.batch());
+      kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
+                       dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ == Mode::eval);
+      return dx_;
+    }
+
+    void collect(Collector& c) {
+      c.parameter("weight", gamma_.data(), dgamma_.data(), C, ParamKind::norm_weight);
+      c.parameter("bias", beta_.data(), dbeta_.data(), C, ParamKind::norm_bias);
+      c.buffer("running_mean", mean_.data(), C);
+      c.buffer("running_var", var_.data(), C);
+    }
+
+    vector_type& weight() { return gamma_; }
+    vector_type& bias() { return beta_; }
+    vector_type& weight_grad() { return dgamma_; }
+    vector_type& bias_grad() { return dbeta_; }
+    vector_type& running_mean() { return mean_; }
+    vector_type& running_var() { return var_; }
+
+  private:
+    vector_type gamma_, beta_, dgamma_, dbeta_, mean_, var_;
+    output_type y_;
+    input_type dx_;
+    const input_type* x_ = nullptr;
+    Mode mode_ = Mode::train;
+    typename backend::kernels<D>::batchnorm kernel_;
+  };
+};
+
+}  // namespace ctnn

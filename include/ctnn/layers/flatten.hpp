@@ -1,0 +1,45 @@
+#pragma once
+// Flatten: C x H x W (any rank >= 2) -> C*H*W. The memory layout is unchanged, so forward and
+// backward are copies.
+
+#include <string>
+
+#include "layer.hpp"
+
+namespace ctnn {
+
+struct Flatten {
+  static std::string name() { return "Flatten"; }
+
+  template <class X>
+  static constexpr bool check = wiring::all_v<wiring::flatten_input<Flatten, wiring::input_has<X::rank>>>;
+  template <class X>
+  using output = std::conditional_t<check<X>, Shape<X::size>, Shape<X::size>>;
+
+  template <class X, class D>
+  class layer {
+  public:
+    using input_type = Tensor<X, D>;
+    using output_type = Tensor<Shape<X::size>, D>;
+
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch) {}
+
+    const output_type& forward(const input_type& x, Mode) {
+      y_.set_batch(x.batch());
+      D::copy(y_.data(), x.data(), x.bytes());
+      return y_;
+    }
+
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      dx_.set_batch(dy.batch());
+      if (need_dx) D::copy(dx_.data(), dy.data(), dy.bytes());
+      return dx_;
+    }
+
+  private:
+    output_type y_;
+    input_type dx_;
+  };
+};
+
+}  // namespace ctnn

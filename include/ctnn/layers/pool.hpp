@@ -1,0 +1,125 @@
+#pragma once
+// MaxPool<K, S, P>, AvgPool<K, S, P> (padding counted in the average, as PyTorch's default) and
+// GlobalAvgPool (C x H x W -> C x 1 x 1).
+
+#include <cstddef>
+#include <string>
+
+#include "../backend/kernels.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+namespace detail {
+
+template <class Spec, backend::PoolKind Kind, std::size_t K, std::size_t S, std::size_t P>
+struct PoolSpec {
+  static_assert(K > 0 && S > 0, "ctnn pooling: kernel and stride must be positive");
+
+  template <class X>
+  struct infer {
+    static constexpr std::size_t C = dim_or_one<X, 0>;
+    static constexpr std::size_t H = dim_or_one<X, 1>;
+    static constexpr std::size_t W = dim_or_one<X, 2>;
+    static constexpr bool ok =
+        wiring::all_v<wiring::input_rank<Spec, wiring::expects<3>, wiring::input_has<X::rank>>,
+                      wiring::pool_padding<Spec, wiring::kernel<K>, wiring::padded_input<P>>,
+                      wiring::kernel_fits<Spec, wiring::kernel<K>, wiring::padded_input<H + 2 * P>>,
+                      wiring::kernel_fits<Spec, wiring::kernel<K>, wiring::padded_input<W + 2 * P>>>;
+    static constexpr std::size_t Ho = ok ? (H + 2 * P - K) / S + 1 : 1;
+    static constexpr std::size_t Wo = ok ? (W + 2 * P - K) / S + 1 : 1;
+    using type = Shape<C, Ho, Wo>;
+    static constexpr backend::Geometry2d geometry{C, H, W, C, Ho, Wo, K, S, P};
+  };
+
+  template <class X>
+  using output = typename infer<X>::type;
+  template <class X>
+  static constexpr std::size_t macs = output<X>::size * K * K;
+
+  template <class X, class D>
+  class layer {
+  public:
+    using input_type = Tensor<X, D>;
+    using output_type = Tensor<output<X>, D>;
+
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(infer<X>::geometry, Kind, max_batch) {}
+
+    const output_type& forward(const input_type& x, Mode) {
+      x_ = &x;
+      y_.set_batch(x.batch());
+      kernel_.forward(x.data(), y_.data(), x.batch());
+      return y_;
+    }
+
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      check_backward("pooling layer", x_, dy);
+      dx_.set_batch(dy.batch());
+      if (need_dx) kernel_.backward(dy.data(), dx_.data(), dy.batch());
+      return dx_;
+    }
+
+  private:
+    output_type y_;
+    input_type dx_;
+    const input_type* x_ = nullptr;
+    typename backend::kernels<D>::pool2d kernel_;
+  };
+};
+
+}  // namespace detail
+
+template <std::size_t K, std::size_t S = K, std::size_t P = 0>
+struct MaxPool : detail::PoolSpec<MaxPool<K, S, P>, backend::PoolKind::max, K, S, P> {
+  static std::string name() { return "MaxPool<" + detail::join_numbers(K, S, P) + ">"; }
+};
+
+template <std::size_t K, std::size_t S = K, std::size_t P = 0>
+struct AvgPool : detail::PoolSpec<AvgPool<K, S, P>, backend::PoolKind::average, K, S, P> {
+  static std::string name() { return "AvgPool<" + detail::join_numbers(K, S, P) + ">"; }
+};
+
+struct GlobalAvgPool {
+  static std::string name() { return "GlobalAvgPool"; }
+
+  template <class X>
+  static constexpr bool check = wiring::all_v<wiring::input_rank<GlobalAvgPool, wiring::expects<3>, wiring::input_has<X::rank>>>;
+  template <class X>
+  using output = std::conditional_t<check<X>, Shape<X::template dim<0>, 1, 1>, Shape<X::template dim<0>, 1, 1>>;
+  template <class X>
+  static constexpr std::size_t macs = X::size;
+
+  template <class X, class D>
+  class layer {
+    static_assert(check<X>);
+
+  public:
+    using input_type = Tensor<X, D>;
+    using output_type = Tensor<output<X>, D>;
+    static constexpr std::size_t C = X::template dim<0>;
+
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(C, X::size / C, max_batch) {}
+
+    const output_type& forward(const input_type& x, Mode) {
+      x_ = &x;
+      y_.set_batch(x.batch());
+      kernel_.forward(x.data(), y_.data(), x.batch());
+      return y_;
+    }
+
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      detail::check_backward("GlobalAvgPool", x_, dy);
+      dx_.set_batch(dy.batch());
+      if (need_dx) kernel_.backward(dy.data(), dx_.data(), dy.batch());
+      return dx_;
+    }
+
+  private:
+    output_type y_;
+    input_type dx_;
+    const input_type* x_ = nullptr;
+    typename backend::kernels<D>::global_avg_pool kernel_;
+  };
+};
+
+}  // namespace ctnn

@@ -1,0 +1,99 @@
+#pragma once
+// Residual<Main, Shortcut = Identity, Activation = Identity>:
+//   y = Activation(Main(x) + Shortcut(x))
+// The add and the activation (Identity or ReLU) are one fused pass forward and one backward.
+
+#include <cstddef>
+#include <string>
+#include <type_traits>
+
+#include "../expr/nodes.hpp"
+#include "activation.hpp"
+#include "identity.hpp"
+#include "layer.hpp"
+
+namespace ctnn {
+
+template <class Main, class Shortcut = Identity, class Activation = Identity>
+struct Residual {
+  static_assert(std::is_same_v<Activation, Identity> || std::is_same_v<Activation, ReLU>,
+                "ctnn::Residual: the activation after the add must be Identity or ReLU");
+
+  static std::string name() {
+    std::string s = "Residual<" + layer_name<Main>() + ", " + layer_name<Shortcut>();
+    if constexpr (std::is_same_v<Activation, ReLU>) s += ", ReLU";
+    return s + ">";
+  }
+
+  template <class X>
+  static constexpr bool check =
+      wiring::all_v<wiring::residual_shapes<Residual, wiring::main_branch_output<output_shape_t<Main, X>>,
+                                            wiring::shortcut_output<output_shape_t<Shortcut, X>>>>;
+  template <class X>
+  using output = std::conditional_t<check<X>, output_shape_t<Main, X>, output_shape_t<Main, X>>;
+
+  template <class X>
+  static constexpr std::size_t parameter_count = parameter_count_v<Main, X> + parameter_count_v<Shortcut, X>;
+  template <class X>
+  static constexpr std::size_t macs = macs_v<Main, X> + macs_v<Shortcut, X> + output<X>::size;
+
+  template <class X, class D>
+  class layer {
+  public:
+    using input_type = Tensor<X, D>;
+    using output_type = Tensor<output<X>, D>;
+    static constexpr bool relu = std::is_same_v<Activation, ReLU>;
+
+    layer(std::size_t max_batch, Rng& rng)
+        : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch), dz_(relu ? max_batch : 0),
+          dx_(max_batch) {}
+
+    const output_type& forward(const input_type& x, Mode mode) {
+      const auto& a = main_.forward(x, mode);
+      const auto& b = shortcut_.forward(x, mode);
+      y_.set_batch(x.batch());
+      if constexpr (relu)
+        expr::assign(y_, expr::relu(a + b));
+      else
+        expr::assign(y_, a + b);
+      forwarded_ = true;
+      return y_;
+    }
+
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      detail::check_backward("Residual", forwarded_ ? &y_ : nullptr, dy);
+      const output_type* dz = &dy;
+      if constexpr (relu) {
+        dz_.set_batch(dy.batch());
+        expr::assign(dz_, dy * expr::greater(y_, 0.f));
+        dz = &dz_;
+      }
+      const auto& da = main_.backward(*dz, need_dx);
+      const auto& db = shortcut_.backward(*dz, need_dx);
+      dx_.set_batch(dy.batch());
+      if (need_dx) expr::assign(dx_, da + db);
+      return dx_;
+    }
+
+    void collect(Collector& c) {
+      {
+        Collector::Scope scope(c, "main");
+        collect_state(main_, c);
+      }
+      Collector::Scope scope(c, "shortcut");
+      collect_state(shortcut_, c);
+    }
+
+    auto& main() { return main_; }
+    auto& shortcut() { return shortcut_; }
+
+  private:
+    layer_t<Main, X, D> main_;
+    layer_t<Shortcut, X, D> shortcut_;
+    output_type y_, dz_;
+    input_type dx_;
+    bool forwarded_ = false;
+  };
+};
+
+}  // namespace ctnn

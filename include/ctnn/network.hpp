@@ -1,0 +1,93 @@
+#pragma once
+// Network<Spec, InShape, Device>: an instantiated network. Every parameter, gradient, activation
+// and workspace is allocated here, once, for max_batch samples; a training step allocates nothing.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/device.hpp"
+#include "core/error.hpp"
+#include "core/parameter.hpp"
+#include "core/random.hpp"
+#include "core/tensor.hpp"
+#include "layers/layer.hpp"
+
+namespace ctnn {
+
+template <class Spec, ShapeType InShape, class Device = Cpu>
+class Network {
+public:
+  using spec = Spec;
+  using device = Device;
+  using input_shape = InShape;
+  using output_shape = output_shape_t<Spec, InShape>;
+  using input_type = Tensor<InShape, Device>;
+  using output_type = Tensor<output_shape, Device>;
+  using root_type = layer_t<Spec, InShape, Device>;
+
+  static constexpr std::size_t static_parameter_count = parameter_count_v<Spec, InShape>;
+
+  explicit Network(std::size_t max_batch, std::uint64_t seed = 0)
+      : max_batch_(check_batch(max_batch)), init_rng_(seed), root_(max_batch, init_rng_) {
+    Collector c;
+    collect_state(root_, c);
+    params_ = std::move(c.parameters());
+    buffers_ = std::move(c.buffers());
+    for (const auto& p : params_) parameter_count_ += p.size;
+  }
+
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // The returned tensor stays valid until the next forward(). x must stay alive and unchanged
+  // until backward() has run.
+  const output_type& forward(const input_type& x, Mode mode = Mode::train) {
+    if (x.batch() == 0) detail::fail("ctnn::Network::forward: the input batch is empty");
+    if (x.batch() > max_batch_)
+      detail::fail("ctnn::Network::forward: batch ", x.batch(), " exceeds the max_batch ", max_batch_,
+                   " the network was built for");
+    return root_.forward(x, mode);
+  }
+
+  // Accumulates parameter gradients (call zero_grad() between steps). Returns dL/dx when
+  // need_input_grad is true; otherwise the first layer skips that work.
+  const input_type& backward(const output_type& grad_out, bool need_input_grad = false) {
+    return root_.backward(grad_out, need_input_grad);
+  }
+
+  std::span<Parameter> parameters() { return params_; }
+  std::span<const Parameter> parameters() const { return params_; }
+  std::span<Buffer> buffers() { return buffers_; }
+  std::span<const Buffer> buffers() const { return buffers_; }
+  std::size_t parameter_count() const { return parameter_count_; }
+  std::size_t max_batch() const { return max_batch_; }
+
+  void zero_grad() {
+    for (auto& p : params_) Device::zero(p.grad, p.size * sizeof(float));
+  }
+
+  root_type& root() { return root_; }
+
+  // Identifies the architecture: spec, input shape and the size of every parameter and buffer.
+  static std::string architecture() {
+    return layer_name<Spec>() + " on " + InShape::str();
+  }
+
+private:
+  static std::size_t check_batch(std::size_t n) {
+    if (n == 0) detail::fail("ctnn::Network: max_batch must be at least 1");
+    return n;
+  }
+
+  std::size_t max_batch_;
+  Rng init_rng_;
+  root_type root_;
+  std::vector<Parameter> params_;
+  std::vector<Buffer> buffers_;
+  std::size_t parameter_count_ = 0;
+};
+
+}  // namespace ctnn
