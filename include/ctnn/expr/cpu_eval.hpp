@@ -47,6 +47,13 @@ void assign(T* dst, std::size_t batch, const E& e) {
   detail::assign_planes(dst, batch * channels_v<S>, channels_v<S>, spatial_size_v<S>, lift(e));
 }
 
+// dst[i] = e(i, 0) for a flat buffer of n values on the CPU (parameter-sized work such as an
+// optimizer update). Device-generic code calls assign_flat(D{}, ...); each backend overloads it.
+template <Operand E>
+void assign_flat(Cpu, float* dst, std::size_t n, const E& e) {
+  detail::assign_planes(dst, 1, 1, n, lift(e));
+}
+
 namespace detail {
 
 template <class E>
