@@ -50,8 +50,13 @@ void assign(T* dst, std::size_t batch, const E& e) {
 // dst[i] = e(i, 0) for a flat buffer of n values on the CPU (parameter-sized work such as an
 // optimizer update). Device-generic code calls assign_flat(D{}, ...); each backend overloads it.
 template <Operand E>
-void assign_flat(Cpu, float* dst, std::size_t n, const E& e) {
-  detail::assign_planes(dst, 1, 1, n, lift(e));
+void assign_flat(Cpu, float* dst, std::size_t n, const E& expression) {
+  // Blocks of 4096 let large tensors spread over threads; channel is always 0.
+  constexpr std::size_t block = 4096;
+  const auto e = lift(expression);
+  const std::size_t full = n / block;
+  if (full) detail::assign_planes(dst, full, 1, block, e);
+  for (std::size_t i = full * block; i < n; ++i) dst[i] = static_cast<float>(e(i, 0));
 }
 
 namespace detail {
