@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "../expr/nodes.hpp"
+#include "../expr.hpp"
 #include "layer.hpp"
 
 namespace ctnn {

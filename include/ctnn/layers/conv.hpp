@@ -36,6 +36,8 @@ struct Conv {
 
   template <class X>
   using output = typename infer<X>::type;
+  template <class X>
+  static constexpr bool check = infer<X>::ok;
 
   static constexpr std::size_t weight_size = Out * In * Kernel * Kernel;
   template <class X>

@@ -8,6 +8,8 @@
 //       const Tensor<Out, D>& forward(const Tensor<In, D>& x, Mode mode);
 //       const Tensor<In, D>&  backward(const Tensor<Out, D>& dy, bool need_dx);
 //       void collect(Collector&);            (optional: parameters and buffers)
+//   L::template check<In>                    (optional) bool, false when In fails L's wiring checks
+//                                            (lets Seq and Residual stop after the first error)
 //   L::name()                                (optional) a readable name for summaries
 //   L::template parameter_count<In>          (optional) parameters, a compile-time constant
 //   L::template macs<In>                     (optional) multiply-adds per sample
@@ -36,14 +38,18 @@ using layer_t = typename Spec::template layer<In, D>;
 namespace detail {
 template <class Spec, class In>
 constexpr std::size_t parameter_count_of() {
-  if constexpr (requires { Spec::template parameter_count<In>; })
+  if constexpr (std::is_same_v<In, wiring::unreached>)
+    return 0;
+  else if constexpr (requires { Spec::template parameter_count<In>; })
     return Spec::template parameter_count<In>;
   else
     return 0;
 }
 template <class Spec, class In>
 constexpr std::size_t macs_of() {
-  if constexpr (requires { Spec::template macs<In>; })
+  if constexpr (std::is_same_v<In, wiring::unreached>)
+    return 0;
+  else if constexpr (requires { Spec::template macs<In>; })
     return Spec::template macs<In>;
   else
     return 0;
@@ -90,6 +96,22 @@ inline constexpr std::size_t dim_or_one = [] {
   else
     return std::size_t{1};
 }();
+
+// The instantiated child of a composite layer, or an empty placeholder when the child comes after
+// a wiring error (its input is wiring::unreached): never run, since the program does not compile.
+struct unreached_layer {
+  unreached_layer(std::size_t, Rng&) {}
+};
+template <class L, class In, class D>
+struct child_layer {
+  using type = layer_t<L, In, D>;
+};
+template <class L, class D>
+struct child_layer<L, wiring::unreached, D> {
+  using type = unreached_layer;
+};
+template <class L, class In, class D>
+using child_layer_t = typename child_layer<L, In, D>::type;
 
 // Throws unless backward() follows a forward() of the same batch.
 template <class X, class Y>

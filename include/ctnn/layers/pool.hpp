@@ -35,6 +35,8 @@ struct PoolSpec {
   template <class X>
   using output = typename infer<X>::type;
   template <class X>
+  static constexpr bool check = infer<X>::ok;
+  template <class X>
   static constexpr std::size_t macs = output<X>::size * K * K;
 
   template <class X, class D>
@@ -91,8 +93,6 @@ struct GlobalAvgPool {
 
   template <class X, class D>
   class layer {
-    static_assert(check<X>);
-
   public:
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;

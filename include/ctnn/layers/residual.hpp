@@ -4,10 +4,11 @@
 // The add and the activation (Identity or ReLU) are one fused pass forward and one backward.
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
-#include "../expr/nodes.hpp"
+#include "../expr.hpp"
 #include "activation.hpp"
 #include "identity.hpp"
 #include "layer.hpp"
@@ -25,17 +26,28 @@ struct Residual {
     return s + ">";
   }
 
+  // A wiring error inside the main branch is reported once: the shortcut then sees the input
+  // wiring::unreached (it is neither checked nor instantiated) and the branch shapes are not
+  // compared. The comparison is a separate class so that its shapes are inferred only when needed.
+  template <class X>
+  using shortcut_input = std::conditional_t<wiring::wired_v<Main, X>, X, wiring::unreached>;
+
+  template <class X>
+  struct compare_branches
+      : wiring::residual_shapes<Residual, wiring::main_branch_output<output_shape_t<Main, X>>,
+                                wiring::shortcut_output<output_shape_t<Shortcut, X>>> {};
+
   template <class X>
   static constexpr bool check =
-      wiring::all_v<wiring::residual_shapes<Residual, wiring::main_branch_output<output_shape_t<Main, X>>,
-                                            wiring::shortcut_output<output_shape_t<Shortcut, X>>>>;
+      wiring::all_v<wiring::wired<Main, X>, wiring::wired<Shortcut, X>, compare_branches<X>>;
   template <class X>
   using output = std::conditional_t<check<X>, output_shape_t<Main, X>, output_shape_t<Main, X>>;
 
   template <class X>
-  static constexpr std::size_t parameter_count = parameter_count_v<Main, X> + parameter_count_v<Shortcut, X>;
+  static constexpr std::size_t parameter_count =
+      parameter_count_v<Main, X> + parameter_count_v<Shortcut, shortcut_input<X>>;
   template <class X>
-  static constexpr std::size_t macs = macs_v<Main, X> + macs_v<Shortcut, X> + output<X>::size;
+  static constexpr std::size_t macs = macs_v<Main, X> + macs_v<Shortcut, shortcut_input<X>> + output<X>::size;
 
   template <class X, class D>
   class layer {
@@ -49,30 +61,16 @@ struct Residual {
           dx_(max_batch) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
-      const auto& a = main_.forward(x, mode);
-      const auto& b = shortcut_.forward(x, mode);
-      y_.set_batch(x.batch());
-      if constexpr (relu)
-        expr::assign(y_, expr::relu(a + b));
+      if constexpr (check<X>)
+        return forward_wired(x, mode);
       else
-        expr::assign(y_, a + b);
-      forwarded_ = true;
-      return y_;
+        std::abort();  // unreachable: a wiring error has already failed the compilation
     }
-
     const input_type& backward(const output_type& dy, bool need_dx = true) {
-      detail::check_backward("Residual", forwarded_ ? &y_ : nullptr, dy);
-      const output_type* dz = &dy;
-      if constexpr (relu) {
-        dz_.set_batch(dy.batch());
-        expr::assign(dz_, dy * expr::greater(y_, 0.f));
-        dz = &dz_;
-      }
-      const auto& da = main_.backward(*dz, need_dx);
-      const auto& db = shortcut_.backward(*dz, need_dx);
-      dx_.set_batch(dy.batch());
-      if (need_dx) expr::assign(dx_, da + db);
-      return dx_;
+      if constexpr (check<X>)
+        return backward_wired(dy, need_dx);
+      else
+        std::abort();
     }
 
     void collect(Collector& c) {
@@ -88,8 +86,35 @@ struct Residual {
     auto& shortcut() { return shortcut_; }
 
   private:
+    const output_type& forward_wired(const input_type& x, Mode mode) {
+      const auto& a = main_.forward(x, mode);
+      const auto& b = shortcut_.forward(x, mode);
+      y_.set_batch(x.batch());
+      if constexpr (relu)
+        expr::assign(y_, expr::relu(a + b));
+      else
+        expr::assign(y_, a + b);
+      forwarded_ = true;
+      return y_;
+    }
+
+    const input_type& backward_wired(const output_type& dy, bool need_dx) {
+      detail::check_backward("Residual", forwarded_ ? &y_ : nullptr, dy);
+      const output_type* dz = &dy;
+      if constexpr (relu) {
+        dz_.set_batch(dy.batch());
+        expr::assign(dz_, dy * expr::greater(y_, 0.f));
+        dz = &dz_;
+      }
+      const auto& da = main_.backward(*dz, need_dx);
+      const auto& db = shortcut_.backward(*dz, need_dx);
+      dx_.set_batch(dy.batch());
+      if (need_dx) expr::assign(dx_, da + db);
+      return dx_;
+    }
+
     layer_t<Main, X, D> main_;
-    layer_t<Shortcut, X, D> shortcut_;
+    detail::child_layer_t<Shortcut, shortcut_input<X>, D> shortcut_;
     output_type y_, dz_;
     input_type dx_;
     bool forwarded_ = false;

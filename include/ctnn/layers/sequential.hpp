@@ -3,6 +3,7 @@
 // layer reads its predecessor's output buffer. Children are named by position ("0", "1", ...).
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -14,17 +15,29 @@ namespace ctnn {
 
 namespace detail {
 
-// The input shapes of each layer of a chain, and the final output shape.
+// The input shapes of each layer of a chain, the final output shape, and whether every layer's
+// checks pass. Inference stops at the first layer whose checks fail: that layer's (fallback)
+// output becomes the chain's output and the layers after it get the input wiring::unreached, so
+// one wiring mistake gives one compile error instead of a cascade.
 template <class In, class... Ls>
 struct chain {
   using inputs = std::tuple<>;
   using out = In;
+  static constexpr bool ok = true;
+};
+template <class Out, class... Rest>
+struct chain_stopped {
+  using inputs = std::tuple<std::conditional_t<true, wiring::unreached, Rest>...>;
+  using out = Out;
+  static constexpr bool ok = false;
 };
 template <class In, class L, class... Rest>
 struct chain<In, L, Rest...> {
-  using next = chain<output_shape_t<L, In>, Rest...>;
+  using here = output_shape_t<L, In>;
+  using next = std::conditional_t<wiring::wired_v<L, In>, chain<here, Rest...>, chain_stopped<here, Rest...>>;
   using inputs = decltype(std::tuple_cat(std::declval<std::tuple<In>>(), std::declval<typename next::inputs>()));
   using out = typename next::out;
+  static constexpr bool ok = next::ok;
 };
 
 }  // namespace detail
@@ -39,6 +52,8 @@ struct Seq {
   using inputs = typename detail::chain<X, Layers...>::inputs;
   template <class X>
   using output = typename detail::chain<X, Layers...>::out;
+  template <class X>
+  static constexpr bool check = detail::chain<X, Layers...>::ok;
 
   static std::string name() {
     std::string s = "Seq<";
@@ -67,7 +82,7 @@ struct Seq {
     struct instances;
     template <std::size_t... I>
     struct instances<std::index_sequence<I...>> {
-      using type = std::tuple<layer_t<Layers, std::tuple_element_t<I, inputs<X>>, D>...>;
+      using type = std::tuple<typename detail::child_layer<Layers, std::tuple_element_t<I, inputs<X>>, D>::type...>;
     };
     using tuple_type = typename instances<std::index_sequence_for<Layers...>>::type;
 
@@ -78,8 +93,18 @@ struct Seq {
     // Braced initialisation runs the constructors left to right, so parameters are drawn in order.
     layer(std::size_t max_batch, Rng& rng) : layers_(build(max_batch, rng, std::type_identity<tuple_type>{})) {}
 
-    const output_type& forward(const input_type& x, Mode mode) { return forward_from<0>(x, mode); }
-    const input_type& backward(const output_type& dy, bool need_dx = true) { return backward_from<length - 1>(dy, need_dx); }
+    const output_type& forward(const input_type& x, Mode mode) {
+      if constexpr (check<X>)
+        return forward_from<0>(x, mode);
+      else
+        std::abort();  // unreachable: a wiring error has already failed the compilation
+    }
+    const input_type& backward(const output_type& dy, bool need_dx = true) {
+      if constexpr (check<X>)
+        return backward_from<length - 1>(dy, need_dx);
+      else
+        std::abort();
+    }
 
     void collect(Collector& c) {
       [&]<std::size_t... I>(std::index_sequence<I...>) {

@@ -1,0 +1,86 @@
+# cmake -DCONFIG=<compile_fail_config.cmake> -DSOURCE=<case.cpp> -P check.cmake
+# Compiles SOURCE and checks the result against its `// expect...` directives (see CMakeLists.txt).
+include(${CONFIG})
+
+file(STRINGS ${SOURCE} directives REGEX "^// expect")
+set(expect_success FALSE)
+set(expected_errors 1)
+set(expected_texts)
+set(first_error_texts)
+foreach(line IN LISTS directives)
+  if(line MATCHES "^// expect-success")
+    set(expect_success TRUE)
+  elseif(line MATCHES "^// expect-errors: *([0-9]+)")
+    set(expected_errors ${CMAKE_MATCH_1})
+  elseif(line MATCHES "^// expect-first-error: *(.*[^ ]) *$")
+    list(APPEND first_error_texts "${CMAKE_MATCH_1}")
+  elseif(line MATCHES "^// expect: *(.*[^ ]) *$")
+    list(APPEND expected_texts "${CMAKE_MATCH_1}")
+  endif()
+endforeach()
+
+set(include_flags)
+foreach(dir IN LISTS CTNN_CF_INCLUDES)
+  list(APPEND include_flags -I${dir})
+endforeach()
+
+# LC_ALL=C: plain quotes and English messages, whatever the caller's locale.
+execute_process(
+  COMMAND ${CMAKE_COMMAND} -E env LC_ALL=C ${CTNN_CF_COMPILER} ${CTNN_CF_FLAGS} ${include_flags} ${SOURCE}
+  RESULT_VARIABLE rc
+  OUTPUT_VARIABLE out
+  ERROR_VARIABLE out)
+
+get_filename_component(name ${SOURCE} NAME)
+if(expect_success)
+  if(NOT rc EQUAL 0)
+    message(NOTICE "${out}")
+    message(FATAL_ERROR "${name} should compile but failed (exit ${rc}); the compiler output is above")
+  endif()
+  message(STATUS "${name} compiles, as expected")
+  return()
+endif()
+
+if(rc EQUAL 0)
+  message(FATAL_ERROR "${name} compiled, but it should fail to compile")
+endif()
+if(NOT expected_texts AND NOT first_error_texts)
+  message(FATAL_ERROR "${name} has no `// expect: TEXT` line saying how it must fail")
+endif()
+
+set(problems)
+foreach(text IN LISTS expected_texts)
+  string(FIND "${out}" "${text}" pos)
+  if(pos EQUAL -1)
+    string(APPEND problems "  missing from the compiler output: ${text}\n")
+  endif()
+endforeach()
+
+# Semicolons would split CMake lists; error lines are only counted and searched, so mask them.
+string(REPLACE ";" "," out_masked "${out}")
+string(REGEX MATCHALL "[^\n]*: (fatal )?error: [^\n]*" error_lines "${out_masked}")
+list(LENGTH error_lines error_count)
+if(NOT error_count EQUAL expected_errors)
+  string(APPEND problems "  ${error_count} error lines, expected ${expected_errors} (a cascade of errors?)\n")
+endif()
+if(first_error_texts)
+  if(error_count EQUAL 0)
+    string(APPEND problems "  no error line in the compiler output\n")
+  else()
+    list(GET error_lines 0 first_error)
+    foreach(text IN LISTS first_error_texts)
+      string(REPLACE ";" "," text_masked "${text}")
+      string(FIND "${first_error}" "${text_masked}" pos)
+      if(pos EQUAL -1)
+        string(APPEND problems "  the first error does not contain: ${text}\n    first error: ${first_error}\n")
+      endif()
+    endforeach()
+  endif()
+endif()
+
+if(problems)
+  message(NOTICE "${out}")
+  message(FATAL_ERROR "${name} failed to compile, but not as expected (the compiler output is above):\n${problems}")
+endif()
+message(NOTICE "${out}")
+message(STATUS "${name} fails to compile as expected, with ${error_count} error line(s)")
