@@ -20,4 +20,6 @@
 #include "layers.hpp"
 #include "models/resnet.hpp"
 #include "network.hpp"
+#include "loss.hpp"
+#include "optim.hpp"
 #include "summary.hpp"

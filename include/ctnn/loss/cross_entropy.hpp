@@ -21,7 +21,8 @@
 //     [0, C) (the message gives its index and value), an empty batch, label_smoothing outside
 //     [0, 1], and a grad tensor whose capacity is below the batch.
 // Devices: D = Cpu runs the loop below. Another device D provides a fused kernel by declaring, in
-// namespace ctnn (found by argument-dependent lookup on D), before this function is instantiated:
+// D's namespace (ctnn for ctnn::Cuda; found by argument-dependent lookup on D, so the declaration
+// may come after this header), before this function is instantiated:
 //   double softmax_cross_entropy_sum(D, const float* logits, std::span<const std::int32_t> labels,
 //                                    std::size_t classes, float label_smoothing, float* grad);
 // returning the SUM of the per-sample losses (labels already validated, on the host; grad gets
