@@ -1,0 +1,239 @@
+#pragma once
+// CIFAR-10, binary version (https://www.cs.toronto.edu/~kriz/cifar.html, cifar-10-binary.tar.gz;
+// scripts/download_cifar10.sh fetches and checks it).
+//
+//   Dataset train = ctnn::data::Cifar10::load("data", ctnn::data::Split::train);   // 50,000 images
+//   Dataset test  = ctnn::data::Cifar10::load("data", ctnn::data::Split::test);    // 10,000 images
+//   Dataset all   = ctnn::data::Cifar10::load("data", Split::train | Split::test); // 60,000, train first
+//
+// `dir` is the folder holding data_batch_1.bin ... data_batch_5.bin (train) and test_batch.bin
+// (test), or a folder with a cifar-10-batches-bin/ subfolder holding them (what the archive
+// extracts to). Each file is 10,000 records of 1 label byte (0..9) and 3,072 pixel bytes (1,024 red,
+// 1,024 green, 1,024 blue; each plane 32x32 row-major), i.e. exactly 30,730,000 bytes; the pixels
+// are kept exactly as stored (CHW). Class names come from batches.meta.txt when it is there (one per
+// line, empty lines skipped; it must list 10), otherwise Cifar10::standard_class_names.
+//
+// Every problem is a ctnn::Error naming the file and, for bad contents, the byte offset and what was
+// expected: a missing folder or file (with how to get the data), a file whose size is not exactly
+// 30,730,000 bytes, a file that ends inside a record, a label above 9.
+//
+// Options{.strict_size = false} accepts files of any positive whole number of records (tests, or
+// subsets written with write_cifar_binary). Cifar10::load_file(path, options) reads one file.
+//
+// write_cifar_binary(path, dataset, first = 0, count = all) writes images [first, first + count) of
+// a dataset in the same format (labels must fit in a byte), so any Dataset can be saved as a
+// CIFAR-10 binary file.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "dataset.hpp"
+
+namespace ctnn::data {
+
+// Which part of CIFAR-10 to load; combine with | (Split::train | Split::test == Split::all).
+enum class Split : unsigned { train = 1, test = 2, all = 3 };
+constexpr Split operator|(Split a, Split b) noexcept {
+  return static_cast<Split>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool contains(Split set, Split part) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(part)) == static_cast<unsigned>(part);
+}
+
+// Cifar10::Options (declared outside the class so that it can be a default argument of its members).
+struct Cifar10Options {
+  // true: every file must be exactly 30,730,000 bytes (10,000 records), as the official files are.
+  // false: any positive whole number of 3,073-byte records is accepted.
+  bool strict_size = true;
+};
+
+class Cifar10 {
+public:
+  static constexpr std::size_t num_classes = 10;
+  static constexpr std::size_t record_bytes = 1 + image_bytes;                 // 3,073
+  static constexpr std::size_t records_per_file = 10'000;
+  static constexpr std::size_t file_bytes = records_per_file * record_bytes;   // 30,730,000
+  static constexpr std::array<std::string_view, 5> train_files{
+      "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"};
+  static constexpr std::string_view test_file = "test_batch.bin";
+  static constexpr std::string_view meta_file = "batches.meta.txt";
+  static constexpr std::string_view archive_folder = "cifar-10-batches-bin";
+  static constexpr std::array<std::string_view, 10> standard_class_names{
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
+
+  using Options = Cifar10Options;
+
+  // Loads the files of `split` from `dir` (see the top of this header), train files first.
+  static Dataset load(const std::filesystem::path& dir, Split split, Options options = {}) {
+    namespace fs = std::filesystem;
+    const fs::path folder = resolve_folder(dir);
+    std::vector<fs::path> files;
+    if (contains(split, Split::train))
+      for (const auto name : train_files) files.push_back(folder / name);
+    if (contains(split, Split::test)) files.push_back(folder / test_file);
+    if (files.empty()) ctnn::detail::fail("ctnn::data::Cifar10::load: the split selects no files");
+    for (const auto& f : files)
+      if (!fs::is_regular_file(f)) missing(f, "the CIFAR-10 binary file");
+
+    Dataset out;
+    out.class_names = read_class_names(folder / meta_file);
+    std::vector<std::uint8_t> buffer;  // one file's bytes, reused for every file
+    for (const auto& f : files) append_file(f, options, buffer, out);
+    return out;
+  }
+
+  // Reads one CIFAR-10 binary file (class names: the standard ten). By default any positive whole
+  // number of records is accepted; pass Options{.strict_size = true} to require 10,000.
+  static Dataset load_file(const std::filesystem::path& file, Options options = {.strict_size = false}) {
+    if (!std::filesystem::is_regular_file(file)) missing(file, "the CIFAR-10 binary file");
+    Dataset out;
+    out.class_names.assign(standard_class_names.begin(), standard_class_names.end());
+    std::vector<std::uint8_t> buffer;
+    append_file(file, options, buffer, out);
+    return out;
+  }
+
+  // The class names in `meta` (batches.meta.txt: one per line, empty lines and surrounding spaces
+  // skipped; exactly 10 required), or the standard ten when the file does not exist.
+  static std::vector<std::string> read_class_names(const std::filesystem::path& meta) {
+    std::vector<std::string> names;
+    if (!std::filesystem::exists(meta)) {
+      names.assign(standard_class_names.begin(), standard_class_names.end());
+      return names;
+    }
+    std::ifstream in(meta);
+    if (!in) ctnn::detail::fail("ctnn::data::Cifar10: cannot open '", meta.string(), "' for reading");
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto b = line.find_first_not_of(" \t\r\n");
+      if (b == std::string::npos) continue;
+      const auto e = line.find_last_not_of(" \t\r\n");
+      names.push_back(line.substr(b, e - b + 1));
+    }
+    if (in.bad()) ctnn::detail::fail("ctnn::data::Cifar10: reading '", meta.string(), "' failed");
+    if (names.size() != num_classes)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", meta.string(), "' lists ", names.size(),
+                   " class names; expected ", num_classes, " (one per line)");
+    return names;
+  }
+
+private:
+  [[noreturn]] static void missing(const std::filesystem::path& p, const char* what) {
+    ctnn::detail::fail("ctnn::data::Cifar10: ", what, " '", p.string(),
+                 "' does not exist. Download CIFAR-10 (binary version) with "
+                 "scripts/download_cifar10.sh [DIR] (it fetches cifar-10-binary.tar.gz, checks its MD5 "
+                 "and extracts DIR/cifar-10-batches-bin/), or train on a synthetic set instead (--synthetic "
+                 "in the examples, ctnn::data::synthetic_cifar in code)");
+  }
+
+  static std::filesystem::path resolve_folder(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    if (!fs::is_directory(dir)) missing(dir, "the CIFAR-10 folder");
+    const fs::path nested = dir / archive_folder;
+    const bool here = fs::exists(dir / train_files[0]) || fs::exists(dir / test_file);
+    if (!here && fs::is_directory(nested)) return nested;
+    return dir;
+  }
+
+  // Appends the records of `file` to `out` (labels, images); `buffer` holds the whole file.
+  static void append_file(const std::filesystem::path& file, const Options& options,
+                          std::vector<std::uint8_t>& buffer, Dataset& out) {
+    const std::string name = file.string();
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(file, ec);
+    if (ec) ctnn::detail::fail("ctnn::data::Cifar10: cannot get the size of '", name, "': ", ec.message());
+    if (size == 0)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is empty (byte offset 0); expected ",
+                   options.strict_size ? file_bytes : record_bytes, " bytes or more: records of 1 label byte + ",
+                   image_bytes, " pixel bytes");
+    if (options.strict_size && size != file_bytes) {
+      if (size % record_bytes != 0)
+        ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is ", size, " bytes; expected exactly ", file_bytes,
+                     " (", records_per_file, " records of ", record_bytes, " bytes). It ends at byte offset ", size,
+                     " inside record ", size / record_bytes, " (which starts at byte offset ",
+                     (size / record_bytes) * record_bytes, "): the file is truncated or not a CIFAR-10 binary file");
+      ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is ", size, " bytes (", size / record_bytes,
+                   " records); expected exactly ", file_bytes, " bytes (", records_per_file, " records of ",
+                   record_bytes, " bytes), as in the official cifar-10-binary.tar.gz");
+    }
+    if (size % record_bytes != 0)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is truncated: it ends at byte offset ", size,
+                   " inside record ", size / record_bytes, " (which starts at byte offset ",
+                   (size / record_bytes) * record_bytes, "); expected a whole number of ", record_bytes,
+                   "-byte records (1 label byte + ", image_bytes, " pixel bytes)");
+    if (size > static_cast<std::uintmax_t>(std::numeric_limits<std::streamsize>::max()))
+      ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is too large (", size, " bytes)");
+
+    const std::size_t bytes = static_cast<std::size_t>(size);
+    const std::size_t records = bytes / record_bytes;
+    buffer.resize(bytes);
+    {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) ctnn::detail::fail("ctnn::data::Cifar10: cannot open '", name, "' for reading");
+      in.read(reinterpret_cast<char*>(buffer.data()), static_cast<std::streamsize>(bytes));
+      const std::size_t got = static_cast<std::size_t>(in.gcount());
+      if (got != bytes)
+        ctnn::detail::fail("ctnn::data::Cifar10: reading '", name, "' failed at byte offset ", got, " inside record ",
+                     got / record_bytes, " (which starts at byte offset ", (got / record_bytes) * record_bytes,
+                     "); expected ", bytes, " bytes (", records, " records of ", record_bytes, " bytes)");
+    }
+
+    const std::size_t first = out.labels.size();
+    for (std::size_t r = 0; r < records; ++r) {
+      const std::uint8_t label = buffer[r * record_bytes];
+      if (label >= num_classes)
+        ctnn::detail::fail("ctnn::data::Cifar10: '", name, "': record ", r, " at byte offset ", r * record_bytes,
+                     " has label ", static_cast<unsigned>(label), "; expected a class index 0..", num_classes - 1);
+    }
+    out.labels.resize(first + records);
+    out.images.resize((first + records) * image_bytes);
+    std::uint8_t* dst = out.images.data() + first * image_bytes;
+    for (std::size_t r = 0; r < records; ++r) {
+      const std::uint8_t* rec = buffer.data() + r * record_bytes;
+      out.labels[first + r] = static_cast<std::int32_t>(rec[0]);
+      std::copy_n(rec + 1, image_bytes, dst + r * image_bytes);
+    }
+  }
+};
+
+// Writes images [first, first + count) of `dataset` to `path` in the CIFAR-10 binary format (1 label
+// byte + 3,072 CHW pixel bytes per record). count = npos: to the end. Labels must be 0..255.
+inline void write_cifar_binary(const std::filesystem::path& path, const Dataset& dataset, std::size_t first = 0,
+                               std::size_t count = static_cast<std::size_t>(-1)) {
+  const std::string name = path.string();
+  if (dataset.images.size() != dataset.labels.size() * image_bytes)
+    ctnn::detail::fail("ctnn::data::write_cifar_binary('", name, "'): the dataset has ", dataset.labels.size(),
+                 " labels but ", dataset.images.size(), " image bytes");
+  if (first > dataset.size())
+    ctnn::detail::fail("ctnn::data::write_cifar_binary('", name, "'): first image ", first, " is past the end of a dataset of ",
+                 dataset.size(), " images");
+  count = std::min(count, dataset.size() - first);
+  std::vector<std::uint8_t> bytes(count * Cifar10::record_bytes);
+  for (std::size_t r = 0; r < count; ++r) {
+    const std::int32_t label = dataset.labels[first + r];
+    if (label < 0 || label > 255)
+      ctnn::detail::fail("ctnn::data::write_cifar_binary('", name, "'): label ", label, " of image ", first + r,
+                   " does not fit in the format's label byte (0..255)");
+    std::uint8_t* rec = bytes.data() + r * Cifar10::record_bytes;
+    rec[0] = static_cast<std::uint8_t>(label);
+    const auto img = dataset.image(first + r);
+    std::copy(img.begin(), img.end(), rec + 1);
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) ctnn::detail::fail("ctnn::data::write_cifar_binary: cannot open '", name, "' for writing");
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.flush();
+  if (!out) ctnn::detail::fail("ctnn::data::write_cifar_binary: writing ", bytes.size(), " bytes to '", name, "' failed");
+}
+
+}  // namespace ctnn::data
