@@ -11,6 +11,11 @@
 //   L::template check<In>                    (optional) bool, false when In fails L's wiring checks
 //                                            (lets Seq and Residual stop after the first error)
 //   L::name()                                (optional) a readable name for summaries
+//   L::template children<In>                 (optional, composite specs) std::tuple<child<Spec, In>...>:
+//                                            the sub-layers in order, each with its input shape
+//   L::child_roles                           (optional) std::array of names for the children
+//   L::combine_name()                        (optional) names the composite's own work after its
+//                                            children (Residual's "add"), shown as its own row
 //   L::template parameter_count<In>          (optional) parameters, a compile-time constant
 //   L::template macs<In>                     (optional) multiply-adds per sample
 // forward() may keep a pointer to x: the caller keeps x alive and unchanged until backward().
@@ -31,6 +36,13 @@ namespace ctnn {
 
 template <class Spec, class In>
 using output_shape_t = typename Spec::template output<In>;
+
+// A sub-layer of a composite spec and the input shape it sees (for summaries and other tools).
+template <class Spec, class In>
+struct child {
+  using spec = Spec;
+  using input = In;
+};
 
 template <class Spec, class In, class D = Cpu>
 using layer_t = typename Spec::template layer<In, D>;

@@ -3,9 +3,11 @@
 //   y = Activation(Main(x) + Shortcut(x))
 // The add and the activation (Identity or ReLU) are one fused pass forward and one backward.
 
+#include <array>
 #include <cstddef>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <type_traits>
 
 #include "../expr.hpp"
@@ -42,6 +44,12 @@ struct Residual {
       wiring::all_v<wiring::wired<Main, X>, wiring::wired<Shortcut, X>, compare_branches<X>>;
   template <class X>
   using output = std::conditional_t<check<X>, output_shape_t<Main, X>, output_shape_t<Main, X>>;
+
+  // The two branches; the add (and activation) after them is the Residual's own work.
+  template <class X>
+  using children = std::tuple<child<Main, X>, child<Shortcut, shortcut_input<X>>>;
+  static constexpr std::array<const char*, 2> child_roles{"main", "shortcut"};
+  static std::string combine_name() { return std::is_same_v<Activation, ReLU> ? "add + ReLU" : "add"; }
 
   template <class X>
   static constexpr std::size_t parameter_count =

@@ -40,6 +40,13 @@ struct chain<In, L, Rest...> {
   static constexpr bool ok = next::ok;
 };
 
+template <class Specs, class Inputs>
+struct zip_children;
+template <class... Ls, class... Ins>
+struct zip_children<std::tuple<Ls...>, std::tuple<Ins...>> {
+  using type = std::tuple<child<Ls, Ins>...>;
+};
+
 }  // namespace detail
 
 template <class... Layers>
@@ -54,6 +61,9 @@ struct Seq {
   using output = typename detail::chain<X, Layers...>::out;
   template <class X>
   static constexpr bool check = detail::chain<X, Layers...>::ok;
+  // The layers with their input shapes, in order.
+  template <class X>
+  using children = typename detail::zip_children<specs, inputs<X>>::type;
 
   static std::string name() {
     std::string s = "Seq<";
