@@ -1,0 +1,109 @@
+// Conv against a naive double-precision convolution: forward, backward data and backward filter,
+// for kernels 1, 3 and 7, strides 1 and 2, padding 0, 1 and 3, batches 1 and 3, non-square inputs;
+// and by finite differences.
+#include <ctnn/layers/conv.hpp>
+#include <doctest/doctest.h>
+
+#include "support/harness.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+template <std::size_t Cin, std::size_t Cout, std::size_t K, std::size_t S, std::size_t P, std::size_t H, std::size_t W>
+void check_conv(std::size_t batch, bool finite_differences = false) {
+  using Spec = Conv<Cin, Cout, K, S, P>;
+  using In = Shape<Cin, H, W>;
+  CAPTURE(Spec::name());
+  CAPTURE(In::str());
+  CAPTURE(batch);
+  ref::Harness<Spec, In> h(batch, 100 + batch * 7 + K * 3 + S, batch + 1);  // capacity above the batch
+  const ref::ConvGeom g{batch, Cin, H, W, Cout, K, S, P};
+  using Out = output_shape_t<Spec, In>;
+  static_assert(std::is_same_v<Out, Shape<Cout, (H + 2 * P - K) / S + 1, (W + 2 * P - K) / S + 1>>);
+  REQUIRE(g.Ho() == Out::template dim<1>);
+  REQUIRE(g.Wo() == Out::template dim<2>);
+
+  const ref::Vec x = h.input(), w = h.value("weight");
+  const auto& y = h.forward();
+  CHECK(y.batch() == batch);
+  ref::expect_close(y.span(), ref::conv2d(g, x, w), 1e-4, 1e-5, "forward");
+
+  ref::Vec dx, dw;
+  ref::conv2d_backward(g, x, w, ref::to_double(h.r.span()), dx, dw);
+  const ref::Vec got_dx = h.backward();
+  ref::expect_close(got_dx, dx, 1e-4, 1e-5, "dx");
+  ref::expect_close(std::span<const float>(h.param("weight").grad, w.size()), dw, 1e-4, 1e-4, "dw");
+
+  // Gradients accumulate: a second backward adds the same amount again.
+  h.layer.backward(h.r, false);
+  ref::Vec dw2 = dw;
+  for (auto& v : dw2) v *= 2;
+  ref::expect_close(std::span<const float>(h.param("weight").grad, w.size()), dw2, 1e-4, 1e-4, "dw accumulated");
+
+  if (finite_differences) h.check_gradients();
+}
+
+}  // namespace
+
+TEST_CASE("Conv: output shapes and parameter counts") {
+  static_assert(std::is_same_v<output_shape_t<Conv<3, 64>, Shape<3, 32, 32>>, Shape<64, 32, 32>>);
+  static_assert(std::is_same_v<output_shape_t<Conv<3, 64, 7, 2, 3>, Shape<3, 224, 224>>, Shape<64, 112, 112>>);
+  static_assert(std::is_same_v<output_shape_t<Conv<64, 128, 1, 2, 0>, Shape<64, 32, 32>>, Shape<128, 16, 16>>);
+  static_assert(std::is_same_v<output_shape_t<Conv<2, 3, 3, 2, 0>, Shape<2, 7, 5>>, Shape<3, 3, 2>>);
+  static_assert(parameter_count_v<Conv<3, 64>, Shape<3, 32, 32>> == 64 * 3 * 9);
+  static_assert(macs_v<Conv<3, 64>, Shape<3, 32, 32>> == 64 * 32 * 32 * 3 * 9);
+  CHECK(Conv<3, 64, 7, 2, 3>::name() == "Conv<3,64,7,2,3>");
+}
+
+TEST_CASE("Conv 3x3 against the reference") {
+  for (std::size_t batch : {1, 3}) {
+    check_conv<2, 3, 3, 1, 1, 7, 5>(batch);  // same padding
+    check_conv<2, 3, 3, 2, 1, 7, 5>(batch);  // stride 2, odd sizes
+    check_conv<3, 2, 3, 1, 0, 7, 5>(batch);  // valid
+    check_conv<3, 4, 3, 2, 0, 7, 5>(batch);  // stride 2, no padding, drops the last row
+    check_conv<4, 5, 3, 2, 1, 8, 6>(batch);  // stride 2, even sizes
+  }
+}
+
+TEST_CASE("Conv 1x1 (direct path and strided projection) against the reference") {
+  for (std::size_t batch : {1, 3}) {
+    check_conv<3, 5, 1, 1, 0, 7, 5>(batch);  // no im2col: reads the input directly
+    check_conv<3, 5, 1, 2, 0, 7, 5>(batch);  // the ResNet projection shortcut
+    check_conv<3, 2, 1, 1, 1, 4, 3>(batch);  // padded 1x1: the border sees only zeros
+  }
+}
+
+TEST_CASE("Conv 7x7 against the reference") {
+  for (std::size_t batch : {1, 3}) {
+    check_conv<3, 4, 7, 2, 3, 9, 7>(batch);  // the ImageNet stem's geometry
+    check_conv<2, 3, 7, 1, 3, 7, 5>(batch);  // kernel larger than the width
+    check_conv<2, 2, 7, 1, 0, 8, 7>(batch);  // valid: 2 x 1 outputs
+  }
+}
+
+TEST_CASE("Conv gradients by finite differences") {
+  check_conv<2, 3, 3, 2, 1, 7, 5>(3, true);
+  check_conv<3, 2, 1, 1, 0, 5, 4>(1, true);
+  check_conv<2, 2, 7, 2, 3, 7, 5>(2, true);
+}
+
+TEST_CASE("Conv initialisation: Kaiming normal with fan_out, the same for the same seed") {
+  Rng a(3), b(3), c(4);
+  layer_t<Conv<8, 4, 3>, Shape<8, 5, 5>> la(1, a), lb(1, b), lc(1, c);
+  CHECK(std::equal(la.weight().span().begin(), la.weight().span().end(), lb.weight().span().begin()));
+  CHECK_FALSE(std::equal(la.weight().span().begin(), la.weight().span().end(), lc.weight().span().begin()));
+  for (float g : la.weight_grad().span()) REQUIRE(g == 0.f);
+}
+
+TEST_CASE("Conv: backward before forward and a batch mismatch throw ctnn::Error") {
+  Rng rng(1);
+  layer_t<Conv<2, 2>, Shape<2, 4, 4>> conv(3, rng);
+  Tensor<Shape<2, 4, 4>> x(3), dy(3);
+  x.fill(1.f);
+  dy.fill(1.f);
+  CHECK_THROWS_WITH_AS(conv.backward(dy), "ctnn::Conv::backward called before forward", Error);
+  conv.forward(x, Mode::train);
+  dy.set_batch(2);
+  CHECK_THROWS_WITH_AS(conv.backward(dy), doctest::Contains("differs from the forward batch"), Error);
+}
