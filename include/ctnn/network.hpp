@@ -13,6 +13,7 @@
 #include "core/parameter.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
+#include "io/checkpoint.hpp"
 #include "layers/layer.hpp"
 
 namespace ctnn {
@@ -75,6 +76,16 @@ public:
   static std::string architecture() {
     return layer_name<Spec>() + " on " + InShape::str();
   }
+
+  // architecture() followed by the name and size of every parameter and buffer, one per line; a
+  // checkpoint stores architecture() and a hash of this (io/checkpoint.hpp).
+  std::string architecture_signature() const { return io::architecture_signature(architecture(), params_, buffers_); }
+
+  // Writes the parameters and buffers to `path` atomically (io::save_weights). load() accepts a
+  // file from save() or io::save_checkpoint(), checks its integrity and that it was written for
+  // this architecture, and throws ctnn::Error, leaving the network unchanged, when it does not fit.
+  void save(const std::string& path) const { io::save_weights(path, *this); }
+  void load(const std::string& path) { io::load_weights(path, *this); }
 
 private:
   static std::size_t check_batch(std::size_t n) {

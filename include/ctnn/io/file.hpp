@@ -1,0 +1,190 @@
+#pragma once
+// Whole-file reads and atomic file replacement (POSIX).
+//
+// AtomicFileWriter writes to "<path>.tmp.<pid>" in the target's directory; commit() flushes,
+// fsyncs and closes it, renames it over <path> and fsyncs the directory, so <path> always holds
+// either the previous complete file or the new complete file, never a partial one. Any failure
+// throws ctnn::Error naming the path and the OS error (strerror); destroying a writer that was not
+// committed (an exception unwinding through it) closes and removes the temporary file.
+//
+// The library does not touch signal dispositions: a process that runs under RLIMIT_FSIZE and wants
+// an error instead of death by SIGXFSZ ignores that signal itself.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../core/error.hpp"
+
+namespace ctnn::io {
+namespace detail {
+
+inline std::string os_error(int err) { return std::strerror(err); }
+
+// The directory holding `path` ("." for a bare file name, "/" for a file in the root).
+inline std::string parent_directory(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace detail
+
+// Reads a whole file into memory; throws ctnn::Error naming the path and the OS error.
+inline std::vector<unsigned char> read_file(const std::string& path, const char* what = "file") {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    ctnn::detail::fail("ctnn::io: cannot open ", what, " '", path, "': ", detail::os_error(err));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+
+  std::vector<unsigned char> data;
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    data.reserve(static_cast<std::size_t>(st.st_size));
+  std::size_t used = 0;
+  for (;;) {
+    if (data.size() - used < 65536) data.resize(std::max<std::size_t>(used + 65536, data.capacity()));
+    const ssize_t n = ::read(fd, data.data() + used, data.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ctnn::detail::fail("ctnn::io: cannot read ", what, " '", path, "' at byte offset ", used, ": ",
+                         detail::os_error(err));
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  data.resize(used);
+  return data;
+}
+
+class AtomicFileWriter {
+public:
+  // Creates (or truncates) "<path>.tmp.<pid>". `what` names the kind of file in messages.
+  explicit AtomicFileWriter(std::string path, const char* what = "file")
+      : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())), what_(what) {
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd_ < 0) {
+      const int err = errno;
+      removed_ = true;  // nothing was created
+      fail_os("cannot create the temporary file '" + temp_ + "'", err);
+    }
+    buffer_.reserve(buffer_capacity);
+  }
+
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+
+  ~AtomicFileWriter() { discard(); }
+
+  const std::string& path() const noexcept { return path_; }
+  const std::string& temp_path() const noexcept { return temp_; }
+  std::size_t bytes_written() const noexcept { return written_ + buffer_.size(); }
+
+  void write(const void* data, std::size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    if (buffer_.size() + n > buffer_capacity) {
+      flush_buffer();
+      if (n >= buffer_capacity) {
+        write_all(p, n);
+        return;
+      }
+    }
+    buffer_.insert(buffer_.end(), p, p + n);
+  }
+
+  // Makes the new contents durable and visible at path(); throws on any failure, after which the
+  // temporary file is gone and path() is as it was.
+  void commit() {
+    flush_buffer();
+    if (::fsync(fd_) != 0) {
+      const int err = errno;
+      fail_os("cannot sync '" + temp_ + "' to disk", err);
+    }
+    if (::close(std::exchange(fd_, -1)) != 0) {
+      const int err = errno;
+      fail_os("cannot close '" + temp_ + "'", err);
+    }
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+      const int err = errno;
+      fail_os("cannot rename '" + temp_ + "' to '" + path_ + "'", err);
+    }
+    committed_ = true;
+    // The rename is only durable once the directory entry is: sync the directory too. File systems
+    // that cannot sync a directory (EINVAL) give no stronger guarantee, so that is not an error.
+    const std::string dir = detail::parent_directory(path_);
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+      const int err = errno;
+      fail_os("wrote it, but cannot open its directory '" + dir + "' to sync it", err);
+    }
+    const int rc = ::fsync(dfd);
+    const int err = errno;
+    ::close(dfd);
+    if (rc != 0 && err != EINVAL && err != EROFS)
+      fail_os("wrote it, but cannot sync its directory '" + dir + "'", err);
+  }
+
+private:
+  static constexpr std::size_t buffer_capacity = std::size_t{1} << 20;
+
+  [[noreturn]] void fail_os(const std::string& action, int err) {
+    discard();
+    ctnn::detail::fail("ctnn::io: cannot write ", what_, " '", path_, "': ", action, ": ", detail::os_error(err));
+  }
+
+  void discard() noexcept {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+    if (!committed_ && !removed_) {
+      ::unlink(temp_.c_str());
+      removed_ = true;
+    }
+  }
+
+  void flush_buffer() {
+    if (buffer_.empty()) return;
+    write_all(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+
+  void write_all(const unsigned char* p, std::size_t n) {
+    if (fd_ < 0) ctnn::detail::fail("ctnn::io: writing '", temp_, "' after it was closed");
+    while (n > 0) {
+      const ssize_t k = ::write(fd_, p, n);
+      if (k < 0) {
+        const int err = errno;
+        if (err == EINTR) continue;
+        fail_os("writing '" + temp_ + "' failed at byte offset " + std::to_string(written_), err);
+      }
+      if (k == 0) fail_os("writing '" + temp_ + "' made no progress at byte offset " + std::to_string(written_), EIO);
+      p += k;
+      n -= static_cast<std::size_t>(k);
+      written_ += static_cast<std::size_t>(k);
+    }
+  }
+
+  std::string path_;
+  std::string temp_;
+  const char* what_;
+  int fd_ = -1;
+  bool committed_ = false;
+  bool removed_ = false;
+  std::size_t written_ = 0;
+  std::vector<unsigned char> buffer_;
+};
+
+}  // namespace ctnn::io
