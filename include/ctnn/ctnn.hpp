@@ -16,6 +16,9 @@
 #include "expr.hpp"
 
 #include "backend/cpu.hpp"
+#if CTNN_HAS_CUDA
+#include "backend/cuda.hpp"  // ctnn::Cuda; before the layers (see backend/cuda.hpp)
+#endif
 
 #include "layers.hpp"
 #include "models/resnet.hpp"

@@ -1,0 +1,146 @@
+#pragma once
+// CUDA batch normalisation, mirroring backend::cpu::BatchNorm (device pointers), spatial mode:
+// statistics per channel over the batch and the spatial positions of NCHW (or NC) data.
+//   forward_train  cudnnBatchNormalizationForwardTraining with exponentialAverageFactor = momentum.
+//                  It normalises by the biased batch variance and folds the unbiased one
+//                  (times M / (M - 1), M = batch * spatial) into the running variance, as PyTorch
+//                  and the CPU backend do. The batch mean and inverse standard deviation
+//                  1/sqrt(var + eps) are saved for backward.
+//   forward_eval   cudnnBatchNormalizationForwardInference with the running statistics.
+//   backward       after forward_train: cudnnBatchNormalizationBackward with the saved
+//                  statistics, parameter gradients accumulated (betaParamDiff = 1);
+//                  in evaluation mode (eval == true) the running statistics are constants, which
+//                  cuDNN's backward cannot express, so own kernels compute
+//                  dgamma += sum dy * (x - mean) * invstd, dbeta += sum dy, dx = dy * gamma * invstd.
+//                  The same kernels serve a training-mode backward without dx.
+
+#include "check.hpp"
+#include "context.hpp"
+#include "descriptors.hpp"
+#include "buffer.hpp"
+#include "launch.hpp"
+
+#include <cstddef>
+
+#include "../../core/error.hpp"
+#include "../../expr/cuda_eval.hpp"
+
+namespace ctnn::backend::cuda {
+
+namespace detail {
+
+// From the running statistics: mean, invstd = 1/sqrt(var + eps) and scale = gamma * invstd.
+template <class T>
+__global__ void bn_eval_statistics(const T* running_mean, const T* running_var, const T* gamma, double eps, T* mean,
+                                   T* invstd, T* scale, std::size_t channels) {
+  const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  const double inv = 1.0 / sqrt(static_cast<double>(running_var[c]) + eps);
+  mean[c] = running_mean[c];
+  invstd[c] = static_cast<T>(inv);
+  scale[c] = static_cast<T>(static_cast<double>(gamma[c]) * inv);
+}
+
+// dbeta[c] += sum dy, dgamma[c] += invstd[c] * sum dy * (x - mean[c]); one block per channel.
+template <class T>
+__global__ void bn_parameter_grads(const T* x, const T* dy, const T* mean, const T* invstd, T* dgamma, T* dbeta,
+                                   std::size_t batch, std::size_t channels, std::size_t plane) {
+  const std::size_t c = blockIdx.x;
+  const double m = mean[c];
+  const std::size_t count = batch * plane;
+  double s_dy = 0.0, s_dyx = 0.0;
+  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
+    const std::size_t n = k / plane, j = k - n * plane;
+    const std::size_t idx = (n * channels + c) * plane + j;
+    const double g = dy[idx];
+    s_dy += g;
+    s_dyx += g * (static_cast<double>(x[idx]) - m);
+  }
+  s_dy = ctnn::cuda::detail::block_sum(s_dy);
+  s_dyx = ctnn::cuda::detail::block_sum(s_dyx);
+  if (threadIdx.x == 0) {
+    dbeta[c] += static_cast<T>(s_dy);
+    dgamma[c] += static_cast<T>(s_dyx * static_cast<double>(invstd[c]));
+  }
+}
+
+}  // namespace detail
+
+class BatchNorm {
+public:
+  BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
+      : C_(channels), HW_(spatial), bn_desc_(1, channels, 1, 1), stats_(5 * channels, "batch-norm statistics") {}
+
+  void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
+                     float* running_var, std::size_t batch, float momentum, float eps) {
+    if (batch * HW_ < 2)
+      ctnn::detail::fail("ctnn::BatchNorm: training needs more than one value per channel, got batch ", batch, " of ", HW_,
+                         " values per channel (use Mode::eval or a larger batch)");
+    set_batch(batch);
+    const float one = 1.f, zero = 0.f;
+    CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
+        ctnn::cuda::context().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, x_desc_, x, x_desc_, y, bn_desc_, gamma, beta,
+        static_cast<double>(momentum), running_mean, running_var, static_cast<double>(eps), saved_mean(), saved_invstd()));
+  }
+
+  void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
+                    const float* running_var, std::size_t batch, float eps) {
+    if (batch == 0) return;
+    set_batch(batch);
+    const float one = 1.f, zero = 0.f;
+    CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(ctnn::cuda::context().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one,
+                                                             &zero, x_desc_, x, x_desc_, y, bn_desc_, gamma, beta,
+                                                             running_mean, running_var, static_cast<double>(eps)));
+  }
+
+  void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
+                const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval) {
+    if (batch == 0) return;
+    set_batch(batch);
+    auto& ctx = ctnn::cuda::context();
+    if (!eval && dx) {
+      const float one = 1.f, zero = 0.f;
+      CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &one,
+                                                       x_desc_, x, x_desc_, dy, x_desc_, dx, bn_desc_, gamma, dgamma,
+                                                       dbeta, static_cast<double>(eps), saved_mean(), saved_invstd()));
+      return;
+    }
+    using ctnn::cuda::detail::block_size;
+    const float* mean = saved_mean();
+    const float* invstd = saved_invstd();
+    if (eval) {
+      detail::bn_eval_statistics<float><<<static_cast<unsigned>((C_ + block_size - 1) / block_size), block_size, 0,
+                                          ctx.stream()>>>(running_mean, running_var, gamma, static_cast<double>(eps),
+                                                          eval_mean(), eval_invstd(), eval_scale(), C_);
+      CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_eval_statistics");
+      mean = eval_mean();
+      invstd = eval_invstd();
+    }
+    detail::bn_parameter_grads<float><<<static_cast<unsigned>(C_), block_size, 0, ctx.stream()>>>(
+        x, dy, mean, invstd, dgamma, dbeta, batch, C_, HW_);
+    CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_parameter_grads");
+    if (!dx) return;
+    // Only reached in evaluation mode: dx = dy * gamma * invstd.
+    const expr::TensorLeaf<float> DY{{}, dy};
+    expr::cuda_detail::assign_planes(dx, batch * C_, C_, HW_, DY * expr::channel(static_cast<const float*>(eval_scale())));
+  }
+
+private:
+  void set_batch(std::size_t batch) {
+    if (batch == batch_) return;
+    x_desc_.set(batch, C_, HW_, 1);
+    batch_ = batch;
+  }
+  float* saved_mean() { return stats_.data(); }
+  float* saved_invstd() { return stats_.data() + C_; }
+  float* eval_mean() { return stats_.data() + 2 * C_; }
+  float* eval_invstd() { return stats_.data() + 3 * C_; }
+  float* eval_scale() { return stats_.data() + 4 * C_; }
+
+  std::size_t C_, HW_;
+  ctnn::cuda::detail::TensorDescriptor x_desc_, bn_desc_;
+  ctnn::cuda::DeviceBuffer<float> stats_;
+  std::size_t batch_ = 0;
+};
+
+}  // namespace ctnn::backend::cuda

@@ -1,0 +1,188 @@
+// CUDA backend tests, part 1: the test driver (skips without a GPU), device basics, expressions,
+// and the forward and backward pass of every layer on the GPU against the CPU backend, with the
+// same random inputs and weights. Relative error (max |gpu - cpu| / max |cpu| per tensor) <= 1e-4
+// with TF32 off (ctnn::cuda::settings() default).
+#define DOCTEST_CONFIG_IMPLEMENT
+#include "parity.hpp"
+
+#include <cstdio>
+
+using namespace ctnn;
+using parity::Pair;
+using parity::Worst;
+
+namespace {
+
+constexpr double tol = 1e-4;
+
+// One network spec on the CPU and the GPU: forward (and the running statistics it updates),
+// backward with dx, then a second backward without dx on top (parameter gradients accumulate).
+// In Mode::eval a training forward first moves the running statistics away from (0, 1).
+template <class Spec, class In>
+void check_layer(const char* name, std::size_t batch, Mode mode, std::uint64_t seed = 1) {
+  using Out = output_shape_t<Spec, In>;
+  Pair<Spec, In> p(batch, seed);
+  Rng rng(seed + 1000);
+  Worst worst;
+  const std::string m = mode == Mode::train ? "train" : "eval";
+
+  if (mode == Mode::eval) {
+    const auto x0 = parity::random_values(batch * In::size, rng, -2.f, 3.f);
+    auto xc0 = parity::make_tensor<In, Cpu>(x0);
+    auto xg0 = parity::make_tensor<In, Cuda>(x0);
+    p.cpu.forward(xc0, Mode::train);
+    p.gpu.forward(xg0, Mode::train);
+    p.compare_buffers(worst, "warm-up", tol);
+  }
+
+  const auto x = parity::random_values(batch * In::size, rng);
+  auto xc = parity::make_tensor<In, Cpu>(x);
+  auto xg = parity::make_tensor<In, Cuda>(x);
+  const auto& yc = p.cpu.forward(xc, mode);
+  const auto& yg = p.gpu.forward(xg, mode);
+  worst.check("forward", parity::host_copy(yc), parity::host_copy(yg), tol);
+  p.compare_buffers(worst, "after forward", tol);
+
+  const auto dy = parity::random_values(batch * Out::size, rng);
+  auto dyc = parity::make_tensor<Out, Cpu>(dy);
+  auto dyg = parity::make_tensor<Out, Cuda>(dy);
+  p.cpu.zero_grad();
+  p.gpu.zero_grad();
+  const auto& dxc = p.cpu.backward(dyc, true);
+  const auto& dxg = p.gpu.backward(dyg, true);
+  worst.check("dx", parity::host_copy(dxc), parity::host_copy(dxg), tol);
+  p.compare_grads(worst, "backward", tol);
+
+  p.cpu.backward(dyc, false);
+  p.gpu.backward(dyg, false);
+  p.compare_grads(worst, "accumulated", tol);
+
+  MESSAGE(name << " [" << m << ", batch " << batch << "]: worst relative error " << worst.error << " ("
+               << worst.what << ")");
+}
+
+}  // namespace
+
+TEST_CASE("Cuda device: allocate, upload, download, copy, zero") {
+  std::vector<float> host(1000);
+  for (std::size_t i = 0; i < host.size(); ++i) host[i] = float(i) * 0.5f;
+  Tensor<Shape<10, 10>, Cuda> a(10), b(10);
+  copy_from_host(a, std::span<const float>(host));
+  b.copy_from(a);
+  CHECK(to_host(b) == host);
+  b.zero();
+  CHECK(to_host(b) == std::vector<float>(1000, 0.f));
+  CHECK_THROWS_WITH_AS(Cuda::allocate(std::size_t{1} << 62, "a test tensor"),
+                       doctest::Contains("could not allocate 4611686018427387904 bytes"), Error);
+}
+
+TEST_CASE("Cuda checked calls name the call") {
+  CHECK_THROWS_WITH_AS(CTNN_CUDA_CHECK(cudaSetDevice(1 << 20)), doctest::Contains("cudaSetDevice(1 << 20)"), Error);
+  CHECK_THROWS_WITH_AS(CTNN_CUDA_CHECK(cudaSetDevice(1 << 20)), doctest::Contains("layers.cu"), Error);
+}
+
+TEST_CASE("Cuda expressions: assign, assign_flat, sum_per_channel") {
+  using S = Shape<3, 4, 5>;
+  Rng rng(3);
+  const auto a = parity::random_values(2 * S::size, rng), b = parity::random_values(2 * S::size, rng);
+  const std::vector<float> scale{0.5f, -1.f, 2.f}, shift{1.f, 0.f, -3.f};
+  auto ac = parity::make_tensor<S, Cpu>(a), bc = parity::make_tensor<S, Cpu>(b);
+  auto ag = parity::make_tensor<S, Cuda>(a), bg = parity::make_tensor<S, Cuda>(b);
+  auto scale_g = parity::make_tensor<Shape<3>, Cuda>(scale), shift_g = parity::make_tensor<Shape<3>, Cuda>(shift);
+  Tensor<S, Cpu> yc(2);
+  Tensor<S, Cuda> yg(2);
+  expr::assign(yc, expr::relu(ac * expr::channel(scale.data()) + expr::channel(shift.data())) + expr::sqrt(expr::abs(bc)));
+  expr::assign(yg, expr::relu(ag * expr::channel(scale_g) + expr::channel(shift_g)) + expr::sqrt(expr::abs(bg)));
+  CHECK(parity::rel_error(parity::host_copy(yc), parity::host_copy(yg)) <= 1e-6);
+
+  expr::assign_flat(Cuda{}, yg.data(), yg.size(), expr::TensorLeaf<float>{{}, ag.data()} * 2.f - 1.f);
+  expr::assign_flat(Cpu{}, yc.data(), yc.size(), expr::TensorLeaf<float>{{}, ac.data()} * 2.f - 1.f);
+  CHECK(parity::rel_error(parity::host_copy(yc), parity::host_copy(yg)) <= 1e-6);
+
+  double sums_c[3];
+  expr::sum_per_channel<S>(sums_c, 2, expr::square(ac));
+  cuda::DeviceBuffer<double> sums_g(3);
+  expr::sum_per_channel<S>(Cuda{}, sums_g.data(), 2, expr::square(ag));
+  double sums_h[3];
+  Cuda::download(sums_h, sums_g.data(), sizeof(sums_h));
+  for (int c = 0; c < 3; ++c) CHECK(sums_h[c] == doctest::Approx(sums_c[c]).epsilon(1e-6));
+}
+
+TEST_CASE("Conv parity") {
+  check_layer<Conv<3, 8, 3, 1, 1>, Shape<3, 9, 9>>("Conv<3,8,3,1,1> 9x9", 4, Mode::train);
+  check_layer<Conv<4, 6, 3, 2, 1>, Shape<4, 10, 10>>("Conv<4,6,3,2,1> 10x10", 3, Mode::train);
+  check_layer<Conv<4, 6, 3, 2, 1>, Shape<4, 11, 11>>("Conv<4,6,3,2,1> 11x11", 3, Mode::train);
+  check_layer<Conv<8, 16, 1, 1, 0>, Shape<8, 6, 6>>("Conv<8,16,1,1,0>", 4, Mode::train);
+  check_layer<Conv<8, 16, 1, 2, 0>, Shape<8, 8, 8>>("Conv<8,16,1,2,0>", 4, Mode::train);
+  check_layer<Conv<3, 8, 7, 2, 3>, Shape<3, 16, 16>>("Conv<3,8,7,2,3>", 2, Mode::train);
+  check_layer<Conv<16, 32, 3, 1, 1>, Shape<16, 8, 8>>("Conv<16,32,3,1,1>", 8, Mode::train);
+}
+
+TEST_CASE("Conv: a batch below max_batch") {
+  // The network is built for 6; a batch of 2 builds a second plan (heuristic algorithms).
+  Pair<Conv<3, 8, 3, 1, 1>, Shape<3, 8, 8>> p(6, 5);
+  Rng rng(6);
+  const auto x = parity::random_values(2 * 3 * 8 * 8, rng);
+  auto xc = parity::make_tensor<Shape<3, 8, 8>, Cpu>(x);
+  auto xg = parity::make_tensor<Shape<3, 8, 8>, Cuda>(x);
+  CHECK(parity::rel_error(parity::host_copy(p.cpu.forward(xc)), parity::host_copy(p.gpu.forward(xg))) <= tol);
+}
+
+TEST_CASE("BatchNorm parity") {
+  check_layer<BatchNorm<6>, Shape<6, 5, 5>>("BatchNorm<6> 5x5", 4, Mode::train);
+  check_layer<BatchNorm<6>, Shape<6, 5, 5>>("BatchNorm<6> 5x5", 4, Mode::eval);
+  check_layer<BatchNorm<12>, Shape<12>>("BatchNorm<12> flat", 5, Mode::train);
+  check_layer<BatchNorm<12>, Shape<12>>("BatchNorm<12> flat", 5, Mode::eval);
+  check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("Conv-BN-ReLU", 4, Mode::train);
+  check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("Conv-BN-ReLU", 4, Mode::eval);
+}
+
+TEST_CASE("BatchNorm on the GPU: a batch of one value per channel is rejected like on the CPU") {
+  Network<BatchNorm<4>, Shape<4>, Cuda> net(1);
+  Tensor<Shape<4>, Cuda> x(1);
+  x.zero();
+  CHECK_THROWS_WITH_AS(net.forward(x, Mode::train), doctest::Contains("more than one value per channel"), Error);
+}
+
+TEST_CASE("ReLU, Flatten and Linear parity") {
+  check_layer<ReLU, Shape<4, 5, 5>>("ReLU", 3, Mode::train);
+  check_layer<Linear<32, 10>, Shape<32>>("Linear<32,10>", 7, Mode::train);
+  check_layer<Seq<Flatten, Linear<48, 5>>, Shape<3, 4, 4>>("Flatten-Linear", 4, Mode::train);
+  check_layer<Seq<Linear<64, 40>, ReLU, Linear<40, 3>>, Shape<64>>("MLP", 9, Mode::eval);
+}
+
+TEST_CASE("Pooling parity") {
+  check_layer<MaxPool<2>, Shape<3, 8, 8>>("MaxPool<2>", 4, Mode::train);
+  check_layer<MaxPool<3, 2, 1>, Shape<3, 9, 9>>("MaxPool<3,2,1>", 4, Mode::train);
+  check_layer<AvgPool<2>, Shape<3, 8, 8>>("AvgPool<2>", 4, Mode::train);
+  check_layer<AvgPool<3, 2, 1>, Shape<3, 9, 9>>("AvgPool<3,2,1>", 4, Mode::train);
+  check_layer<GlobalAvgPool, Shape<5, 7, 7>>("GlobalAvgPool 7x7", 4, Mode::train);
+  check_layer<GlobalAvgPool, Shape<6, 40, 40>>("GlobalAvgPool 40x40", 3, Mode::train);
+}
+
+TEST_CASE("Residual blocks parity") {
+  check_layer<BasicBlock<8, 8>, Shape<8, 6, 6>>("BasicBlock<8,8>", 4, Mode::train);
+  check_layer<BasicBlock<8, 16, stride2>, Shape<8, 8, 8>>("BasicBlock<8,16,2>", 4, Mode::train);
+  check_layer<BasicBlock<8, 16, stride2>, Shape<8, 8, 8>>("BasicBlock<8,16,2>", 4, Mode::eval);
+  check_layer<Bottleneck<16, 4>, Shape<16, 6, 6>>("Bottleneck<16,4>", 3, Mode::train);
+  check_layer<Seq<Conv<3, 8, 7, 2, 3>, BatchNorm<8>, ReLU, MaxPool<3, 2, 1>, BasicBlock<8, 8>, GlobalAvgPool, Flatten,
+                  Linear<8, 4>>,
+              Shape<3, 32, 32>>("ImageNet-style stem + block + head", 2, Mode::train);
+}
+
+int main(int argc, char** argv) {
+  if (cuda::device_count() == 0) {
+    std::printf("ctnn CUDA tests: no GPU (%s), skipping\n", cuda::no_device_reason().c_str());
+    return 0;
+  }
+  const auto& props = cuda::context().properties();
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  int cublas_version = 0;
+  cublasGetVersion(cuda::context().cublas(), &cublas_version);
+  std::printf("ctnn CUDA tests on %s (sm_%d%d, %d SMs): CUDA runtime %d, driver %d, cuDNN %zu, cuBLAS %d\n", props.name,
+              props.major, props.minor, props.multiProcessorCount, runtime, driver, cudnnGetVersion(), cublas_version);
+  doctest::Context context(argc, argv);
+  return context.run();
+}
