@@ -25,4 +25,5 @@
 #include "network.hpp"
 #include "loss.hpp"
 #include "optim.hpp"
+#include "data.hpp"
 #include "summary.hpp"
