@@ -154,9 +154,9 @@ inline std::string human_bytes(std::size_t bytes) {
     ++u;
   }
   const std::size_t hundredths = (bytes * 100 + scale / 2) / scale;
-  std::string frac = std::to_string(hundredths % 100);
-  if (frac.size() < 2) frac.insert(0, "0");
-  return thousands(hundredths / 100) + "." + frac + " " + units[u];
+  const char frac[] = {'.', static_cast<char>('0' + hundredths % 100 / 10), static_cast<char>('0' + hundredths % 10), ' ',
+                       '\0'};
+  return thousands(hundredths / 100) + frac + units[u];
 }
 
 inline std::string pad_right(const std::string& s, std::size_t width) {
