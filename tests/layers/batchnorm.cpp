@@ -1,0 +1,179 @@
+// BatchNorm against a double-precision reference with PyTorch's semantics: batch statistics in
+// training (biased variance for normalising, unbiased variance folded into running_var with
+// momentum 0.1), running statistics in evaluation, eps 1e-5; backward in both modes, also by
+// finite differences.
+#include <ctnn/layers/batchnorm.hpp>
+#include <doctest/doctest.h>
+
+#include "support/harness.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+// Inputs far from zero mean with a per-channel offset: a one-pass variance would lose digits.
+template <class H>
+void offset_input(H& h, float offset) {
+  for (std::size_t i = 0; i < h.x.size(); ++i) {
+    const std::size_t c = (i / spatial_size_v<typename H::Out>) % channels_v<typename H::Out>;
+    h.x.data()[i] = h.x.data()[i] * (0.5f + float(c)) + offset * float(c + 1);
+  }
+}
+
+template <std::size_t C, class In>
+void check_batchnorm(std::size_t batch) {
+  using Spec = BatchNorm<C>;
+  CAPTURE(In::str());
+  CAPTURE(batch);
+  ref::Harness<Spec, In> h(batch, 11 + batch, batch + 2);
+  h.randomize_parameters(0.5f, 1.5f);
+  const ref::BnGeom g{batch, C, In::size / C};
+  const ref::Vec gamma = h.value("weight"), beta = h.value("bias");
+  auto& layer = h.layer;
+  ref::FdOptions fd;
+  fd.h = g.count() < 10 ? 1e-3 : 1e-2;  // normalising a few values is strongly non-linear
+  fd.atol = 2e-4;  // with batch 2 and one value per sample, dL/dx is exactly 0: only noise remains
+  REQUIRE(h.buffers.size() == 2);
+  CHECK(h.buffers[0].name == "running_mean");
+  CHECK(h.buffers[1].name == "running_var");
+
+  // Fresh running statistics: mean 0, variance 1.
+  for (float v : layer.running_mean().span()) REQUIRE(v == 0.f);
+  for (float v : layer.running_var().span()) REQUIRE(v == 1.f);
+
+  SUBCASE("training: batch statistics, running statistics updated as PyTorch does") {
+    offset_input(h, 3.f);
+    ref::Vec rm(C, 0.0), rv(C, 1.0);
+    const ref::Vec x1 = h.input();
+    ref::expect_close(h.forward(Mode::train).span(), ref::batchnorm_train(g, x1, gamma, beta, rm, rv), 1e-4, 1e-5,
+                      "forward (train)");
+    ref::expect_close(layer.running_mean().span(), rm, 1e-5, 1e-6, "running_mean after one step");
+    ref::expect_close(layer.running_var().span(), rv, 1e-5, 1e-6, "running_var after one step");
+    // A second, different batch: the update compounds.
+    for (std::size_t i = 0; i < h.x.size(); ++i) h.x.data()[i] = -0.5f * h.x.data()[i] + 0.25f;
+    const ref::Vec x2 = h.input();
+    ref::expect_close(h.forward(Mode::train).span(), ref::batchnorm_train(g, x2, gamma, beta, rm, rv), 1e-4, 1e-5,
+                      "forward (train), second step");
+    ref::expect_close(layer.running_mean().span(), rm, 1e-5, 1e-6, "running_mean after two steps");
+    ref::expect_close(layer.running_var().span(), rv, 1e-5, 1e-6, "running_var after two steps");
+    // Directly: with momentum 0.1 from (0, 1), running_var = 0.9 + 0.1 * unbiased variance.
+    const ref::Vec x = h.input();
+    ref::Vec m0(C, 0.0), v0(C, 1.0);
+    ref::batchnorm_train(g, x, gamma, beta, m0, v0);
+    for (std::size_t c = 0; c < C; ++c) {
+      const double unbiased = ref::channel_var(g, x, c) * g.count() / (g.count() - 1);
+      CHECK(v0[c] == doctest::Approx(0.9 + 0.1 * unbiased));
+      CHECK(m0[c] == doctest::Approx(0.1 * ref::channel_mean(g, x, c)));
+    }
+  }
+
+  SUBCASE("evaluation: running statistics, which stay unchanged") {
+    offset_input(h, 3.f);
+    ref::Vec rm(C), rv(C);
+    for (std::size_t c = 0; c < C; ++c) {
+      rm[c] = 0.3 * double(c) - 0.2;
+      rv[c] = 0.5 + 0.75 * double(c);
+      layer.running_mean().data()[c] = float(rm[c]);
+      layer.running_var().data()[c] = float(rv[c]);
+    }
+    ref::expect_close(h.forward(Mode::eval).span(), ref::batchnorm_eval(g, h.input(), gamma, beta, rm, rv), 1e-5,
+                      1e-5, "forward (eval)");
+    ref::expect_close(layer.running_mean().span(), rm, 0, 1e-7, "running_mean untouched");
+    ref::expect_close(layer.running_var().span(), rv, 0, 1e-7, "running_var untouched");
+  }
+
+  SUBCASE("backward in training mode") {
+    const ref::Vec x = h.input();
+    ref::Vec dx, dgamma, dbeta;
+    ref::batchnorm_backward_train(g, x, gamma, ref::to_double(h.r.span()), dx, dgamma, dbeta);
+    ref::expect_close(h.backward(Mode::train), dx, 1e-3, 1e-4, "dx (train)");
+    ref::expect_close(layer.weight_grad().span(), dgamma, 1e-4, 1e-4, "dgamma (train)");
+    ref::expect_close(layer.bias_grad().span(), dbeta, 1e-4, 1e-4, "dbeta (train)");
+    h.check_gradients(Mode::train, fd);  // on inputs near zero: offsets would drown the differences in rounding
+    offset_input(h, 3.f);
+    const ref::Vec xo = h.input();
+    ref::batchnorm_backward_train(g, xo, gamma, ref::to_double(h.r.span()), dx, dgamma, dbeta);
+    ref::expect_close(h.backward(Mode::train), dx, 1e-3, 1e-4, "dx (train, offset input)");
+    ref::expect_close(layer.weight_grad().span(), dgamma, 1e-4, 1e-4, "dgamma (train, offset input)");
+  }
+
+  SUBCASE("backward in evaluation mode") {
+    for (std::size_t c = 0; c < C; ++c) {
+      layer.running_mean().data()[c] = 0.5f * float(c);
+      layer.running_var().data()[c] = 0.25f + float(c);
+    }
+    const ref::Vec rm = ref::to_double(layer.running_mean().span()), rv = ref::to_double(layer.running_var().span());
+    ref::Vec dx, dgamma, dbeta;
+    ref::batchnorm_backward_eval(g, h.input(), gamma, rm, rv, ref::to_double(h.r.span()), dx, dgamma, dbeta);
+    ref::expect_close(h.backward(Mode::eval), dx, 1e-4, 1e-5, "dx (eval)");
+    ref::expect_close(layer.weight_grad().span(), dgamma, 1e-4, 1e-4, "dgamma (eval)");
+    ref::expect_close(layer.bias_grad().span(), dbeta, 1e-4, 1e-4, "dbeta (eval)");
+    h.check_gradients(Mode::eval, fd);
+  }
+
+  SUBCASE("evaluation after a training step uses the updated running statistics, forward and backward") {
+    h.forward(Mode::train);
+    const ref::Vec rm = ref::to_double(layer.running_mean().span()), rv = ref::to_double(layer.running_var().span());
+    ref::Vec dx, dgamma, dbeta;
+    ref::batchnorm_backward_eval(g, h.input(), gamma, rm, rv, ref::to_double(h.r.span()), dx, dgamma, dbeta);
+    ref::expect_close(h.backward(Mode::eval), dx, 1e-4, 1e-5, "dx (eval after train)");
+    ref::expect_close(layer.weight_grad().span(), dgamma, 1e-4, 1e-4, "dgamma (eval after train)");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("BatchNorm: shapes, parameter count, initial state") {
+  static_assert(std::is_same_v<output_shape_t<BatchNorm<3>, Shape<3, 7, 5>>, Shape<3, 7, 5>>);
+  static_assert(parameter_count_v<BatchNorm<64>, Shape<64, 8, 8>> == 128);
+  Rng rng(1);
+  layer_t<BatchNorm<4>, Shape<4, 2, 2>> bn(2, rng);
+  for (float v : bn.weight().span()) CHECK(v == 1.f);
+  for (float v : bn.bias().span()) CHECK(v == 0.f);
+  Collector c;
+  bn.collect(c);
+  REQUIRE(c.parameters().size() == 2);
+  CHECK(c.parameters()[0].name == "weight");
+  CHECK(c.parameters()[0].kind == ParamKind::norm_weight);
+  CHECK(c.parameters()[1].name == "bias");
+  CHECK(c.parameters()[1].kind == ParamKind::norm_bias);
+}
+
+TEST_CASE("BatchNorm on C x H x W against the reference, batch 1 and 3") {
+  check_batchnorm<3, Shape<3, 7, 5>>(1);
+  check_batchnorm<3, Shape<3, 7, 5>>(3);
+  check_batchnorm<2, Shape<2, 1, 2>>(2);  // four values per channel
+}
+
+TEST_CASE("BatchNorm on flat features (BatchNorm1d) against the reference") {
+  check_batchnorm<5, Shape<5>>(3);
+  check_batchnorm<5, Shape<5>>(2);  // the smallest batch that trains: unbiased variance divides by 1
+}
+
+TEST_CASE("BatchNorm: training with one value per channel throws ctnn::Error; evaluation works") {
+  Rng rng(1);
+  layer_t<BatchNorm<4>, Shape<4>> flat(2, rng);
+  layer_t<BatchNorm<4>, Shape<4, 1, 1>> spatial(2, rng);
+  Tensor<Shape<4>> x(2, 1);
+  Tensor<Shape<4, 1, 1>> x2(2, 1);
+  x.fill(1.f);
+  x2.fill(1.f);
+  CHECK_THROWS_AS(flat.forward(x, Mode::train), Error);
+  CHECK_THROWS_WITH(spatial.forward(x2, Mode::train), doctest::Contains("more than one value per channel"));
+  CHECK(flat.running_var().data()[0] == 1.f);  // nothing was updated
+  const auto& y = flat.forward(x, Mode::eval);
+  CHECK(y(0, 2) == doctest::Approx(1.0 / std::sqrt(1.0 + 1e-5)));
+  x.set_batch(2);
+  x.fill(2.f);
+  CHECK_NOTHROW(flat.forward(x, Mode::train));
+  // A constant batch: mean 2, variance 0, output beta = 0.
+  CHECK(flat.forward(x, Mode::train)(1, 3) == 0.f);
+}
+
+TEST_CASE("BatchNorm: backward before forward throws ctnn::Error") {
+  Rng rng(1);
+  layer_t<BatchNorm<2>, Shape<2, 3, 3>> bn(2, rng);
+  Tensor<Shape<2, 3, 3>> dy(2);
+  dy.fill(1.f);
+  CHECK_THROWS_WITH_AS(bn.backward(dy), "ctnn::BatchNorm::backward called before forward", Error);
+}
