@@ -25,7 +25,8 @@
 //   - State: with momentum != 0, one momentum buffer per parameter (zero-initialised, in D's memory)
 //     is allocated on the first step or by state(), then reused (no allocation in later steps).
 //     With momentum == 0 there is no state and state() returns an empty list (PyTorch's
-//     momentum_buffer is None then). The first call to step() or state() records the parameter
+//     momentum_buffer is None then; switching momentum on later allocates the buffers at that step,
+//     starting from zero). The first call to step() or state() records the parameter
 //     list (count and sizes); a different list later throws ctnn::Error until reset().
 //   - state() names buffers "momentum_buffer.<parameter name>", in parameter order; they point into
 //     the optimizer's memory, so a checkpoint can read and overwrite them (then restore `steps`).
