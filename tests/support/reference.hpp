@@ -38,7 +38,8 @@ inline std::vector<float> uniform(size_t n, ctnn::Rng& rng, float lo = -1.f, flo
 // ties and kinks, so that finite differences with a step below gap / 2 see a smooth function.
 inline std::vector<float> distinct(size_t n, ctnn::Rng& rng, float gap = 0.01f) {
   std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = (static_cast<float>(i) - static_cast<float>(n) / 2.f + 0.5f) * gap;
+  // (i - n/2 + 1/2) * gap with n/2 rounded down: half-integer multiples of gap, never 0.
+  for (size_t i = 0; i < n; ++i) v[i] = (static_cast<float>(i) - static_cast<float>(n / 2) + 0.5f) * gap;
   for (size_t i = n; i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
   return v;
 }
@@ -52,7 +53,8 @@ void expect_close(const Actual& actual, const Vec& expected, double rtol, double
   double worst = 0;
   size_t at = 0;
   for (size_t i = 0; i < expected.size(); ++i) {
-    const double err = std::abs(double(actual[i]) - expected[i]) / (atol + rtol * std::abs(expected[i]));
+    const double diff = std::abs(double(actual[i]) - expected[i]);
+    const double err = diff == 0 ? 0.0 : diff / (atol + rtol * std::abs(expected[i]));
     if (!(err <= worst)) {  // also catches NaN
       worst = err;
       at = i;
