@@ -23,6 +23,7 @@
 #include "layers.hpp"
 #include "models/resnet.hpp"
 #include "network.hpp"
+#include "io.hpp"
 #include "loss.hpp"
 #include "optim.hpp"
 #include "data.hpp"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -22,11 +23,10 @@ bool contains(const std::string& s, const std::string& part) { return s.find(par
 // A network and optimizer with distinct values per seed (weights differ, optimizer state non-zero).
 struct Model {
   Net net;
-  FakeSGD opt;
+  SGD opt = make_sgd();
   io::TrainingState state;
   explicit Model(std::uint64_t seed) : net(batch, seed) {
-    opt.state(net.parameters());
-    for (auto& v : opt.velocity) v.assign(v.size(), static_cast<float>(seed));
+    for (const auto& b : opt.state(net.parameters())) std::fill(b.value, b.value + b.size, static_cast<float>(seed));
     opt.steps = seed;
     state.epoch = seed;
   }
@@ -35,7 +35,7 @@ struct Model {
 // Loads `path` into a fresh model and checks it holds exactly what `expected` held.
 void check_holds(const std::string& path, Model& expected) {
   Net net(batch, 12345);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   const io::TrainingState s = io::load_checkpoint(path, net, opt);
   check_identical(snapshot(expected.net, expected.opt), snapshot(net, opt));
   CHECK(s.epoch == expected.state.epoch);

@@ -14,12 +14,12 @@ namespace {
 // A network trained for a few steps, with an optimizer that has state, and a training state.
 struct Trained {
   Net net;
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data;
   io::TrainingState state;
 
   explicit Trained(std::uint64_t seed, int steps = 3) : net(batch, seed), data(seed + 100) {
-    Trainer<Net, FakeSGD> t(net, opt, data);
+    Trainer<Net, SGD> t(net, opt, data);
     for (int i = 0; i < steps; ++i) t.step();
     state.epoch = 2;
     state.step = static_cast<std::uint64_t>(steps);
@@ -60,11 +60,11 @@ struct FakeNet {
 // snapshot of them, to check that a refused load changed nothing.
 struct Victim {
   Net net{batch, 77};
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data{5};
   Snapshot before;
   Victim() {
-    Trainer<Net, FakeSGD>(net, opt, data).step();
+    Trainer<Net, SGD>(net, opt, data).step();
     before = snapshot(net, opt);
   }
   std::string load_error(const std::string& path) {
@@ -87,7 +87,7 @@ TEST_CASE("io: a full checkpoint round-trips parameters, buffers, optimizer and 
   io::save_checkpoint(path, a.net, a.opt, a.state);
 
   Net net(batch, 2);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   CHECK_FALSE(identical(snapshot(a.net, a.opt), snapshot(net, opt)));
   const io::TrainingState s = io::load_checkpoint(path, net, opt);
   check_identical(snapshot(a.net, a.opt), snapshot(net, opt));
@@ -192,7 +192,7 @@ TEST_CASE("io: an architecture mismatch names both architectures") {
     io::save_checkpoint(path, a.net, a.opt, a.state);
     ctnn::Network<Spec, ctnn::Shape<3, 16, 16>> other(batch, 1);
     const auto before = snapshot(other);
-    FakeSGD opt;
+    SGD opt = make_sgd();
     const std::string msg = error_of([&] { io::load_checkpoint(path, other, opt); });
     CHECK(contains(msg, "on 3x8x8' but the network is '"));
     CHECK(contains(msg, "on 3x16x16'"));
@@ -377,19 +377,42 @@ TEST_CASE("io: a failed load leaves the network and the optimizer unchanged") {
 
   // Parameters and buffers fit, the optimizer state does not: nothing may have been copied.
   Net net(batch, 9);
-  FakeAdam adam;
-  adam.state(net.parameters());
-  adam.m[0][0] = 42.0f;
+  ctnn::AdamW<> adam;
+  adam.state(net.parameters())[0].value[0] = 42.0f;
   adam.steps = 7;
   const Snapshot before = snapshot(net, adam);
-  const std::string msg = error_of([&] { io::load_checkpoint(path, net, adam); });
+  std::string msg = error_of([&] { io::load_checkpoint(path, net, adam); });
   CHECK(contains(msg, "holds 5 optimizer state tensors but the optimizer has 10"));
   check_identical(before, snapshot(net, adam));
-  CHECK(adam.m[0][0] == 42.0f);
+  CHECK(adam.state(net.parameters())[0].value[0] == 42.0f);
   CHECK(adam.steps == 7);
 
+  // SGD without momentum has no state at all.
+  SGD plain{0.1f};
+  msg = error_of([&] { io::load_checkpoint(path, net, plain); });
+  CHECK(contains(msg, "holds 5 optimizer state tensors but the optimizer has 0"));
+  check_identical(before, snapshot(net, adam));
+  CHECK(plain.steps == 0);
+
   // The same file then loads into a matching optimizer.
-  FakeSGD sgd;
+  SGD sgd = make_sgd();
   io::load_checkpoint(path, net, sgd);
   check_identical(snapshot(a.net, a.opt), snapshot(net, sgd));
+}
+
+TEST_CASE("io: a user-written optimizer with the same contract round-trips") {
+  TempDir dir("user_optimizer");
+  const std::string path = dir.file("u.ckpt");
+  Net a(batch, 1);
+  FakeSGD opt;
+  ctnn::Rng data(3);
+  Trainer<Net, FakeSGD> t(a, opt, data);
+  for (int i = 0; i < 3; ++i) t.step();
+  io::save_checkpoint(path, a, opt, io::TrainingState{});
+
+  Net b(batch, 2);
+  FakeSGD opt_b;
+  io::load_checkpoint(path, b, opt_b);
+  check_identical(snapshot(a, opt), snapshot(b, opt_b));
+  CHECK(opt_b.steps == 3);
 }

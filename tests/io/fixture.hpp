@@ -28,7 +28,11 @@ using Net = ctnn::Network<Spec, In>;
 inline constexpr std::size_t batch = 4;
 inline constexpr std::size_t classes = 10;
 
-// SGD with momentum and weight decay, PyTorch's update (v = mu v + g + wd w; w -= lr v), with the
+// The optimizer the tests train with: ctnn::SGD with momentum and weight decay.
+using SGD = ctnn::SGD<>;
+inline SGD make_sgd() { return SGD{0.05f, 0.9f, 5e-4f}; }
+
+// A user-written optimizer: SGD with momentum and weight decay, PyTorch's update (v = mu v + g + wd w; w -= lr v), with the
 // optimizer checkpoint contract: state(params) allocates the state if missing and returns named
 // buffers into it; `steps` counts steps.
 struct FakeSGD {
@@ -60,25 +64,6 @@ struct FakeSGD {
       }
     }
     ++steps;
-  }
-};
-
-// An optimizer with a different state layout (two buffers per parameter, as Adam has).
-struct FakeAdam {
-  std::uint64_t steps = 0;
-  std::vector<std::vector<float>> m, v;
-  std::vector<ctnn::Buffer> state(std::span<ctnn::Parameter> params) {
-    if (m.empty())
-      for (const auto& p : params) {
-        m.emplace_back(p.size, 0.0f);
-        v.emplace_back(p.size, 0.0f);
-      }
-    std::vector<ctnn::Buffer> out;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      out.push_back(ctnn::Buffer{"exp_avg." + params[i].name, m[i].data(), m[i].size()});
-      out.push_back(ctnn::Buffer{"exp_avg_sq." + params[i].name, v[i].data(), v[i].size()});
-    }
-    return out;
   }
 };
 

@@ -34,7 +34,7 @@ void train(Net& net, Opt& opt, ctnn::Rng& data, int steps) {
 // The uninterrupted run: 2k steps.
 struct Reference {
   Net net{batch, init_seed};
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data{data_seed};
   Reference() { train(net, opt, data, 2 * k); }
 };
@@ -42,7 +42,7 @@ struct Reference {
 // The first k steps, saved to `path`.
 void first_half(const std::string& path) {
   Net net(batch, init_seed);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data(data_seed);
   train(net, opt, data, k);
   io::TrainingState state;
@@ -56,7 +56,7 @@ void first_half(const std::string& path) {
 // The last k steps in a fresh network and optimizer, from the checkpoint at `from`, saved to `to`.
 void second_half(const std::string& from, const std::string& to) {
   Net net(batch, init_seed + 1);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data(data_seed + 1);
   io::TrainingState state = io::load_checkpoint(from, net, opt);
   REQUIRE(state.step == k);
@@ -75,7 +75,7 @@ TEST_CASE("io: exact resume in the same process") {
   first_half(dir.file("half.ckpt"));
 
   Net net(batch, init_seed + 1);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   ctnn::Rng data(data_seed + 1);
   CHECK_FALSE(identical(snapshot(ref.net, ref.opt), snapshot(net, opt)));
   const io::TrainingState state = io::load_checkpoint(dir.file("half.ckpt"), net, opt);
@@ -90,7 +90,7 @@ TEST_CASE("io: exact resume in the same process") {
 
   // The comparison can fail: a run that skips restoring the generator ends elsewhere.
   Net other(batch, init_seed + 1);
-  FakeSGD other_opt;
+  SGD other_opt = make_sgd();
   ctnn::Rng other_data(data_seed + 1);
   io::load_checkpoint(dir.file("half.ckpt"), other, other_opt);
   train(other, other_opt, other_data, k);
@@ -133,7 +133,7 @@ TEST_CASE(fresh_process_test) {
   REQUIRE(WEXITSTATUS(status) == 0);
 
   Net net(batch, init_seed + 2);
-  FakeSGD opt;
+  SGD opt = make_sgd();
   const io::TrainingState state = io::load_checkpoint(dir.file("final.ckpt"), net, opt);
   check_identical(snapshot(ref.net, ref.opt), snapshot(net, opt));
   CHECK(opt.steps == 2 * k);

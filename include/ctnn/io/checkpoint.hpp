@@ -620,9 +620,15 @@ void load_weights(const std::string& path, Net& net) {
 // Writes everything needed to resume training: parameters, buffers, the optimizer's state and
 // step count, and `state`. The optimizer's state() is called for net.parameters() (it only reads
 // them), which allocates zero state if the optimizer has not stepped yet.
+// (In the optimizer contract above, state() may take std::span<const Parameter>, as ctnn::SGD and
+// ctnn::AdamW do, or std::span<Parameter>.)
 template <CheckpointNetwork Net, CheckpointOptimizer Opt>
 void save_checkpoint(const std::string& path, const Net& net, Opt& optimizer, const TrainingState& state) {
-  const std::vector<Buffer> opt_state = optimizer.state(std::span<Parameter>(const_cast<Net&>(net).parameters()));
+  std::vector<Buffer> opt_state;
+  if constexpr (requires { optimizer.state(std::span<const Parameter>(net.parameters())); })
+    opt_state = optimizer.state(std::span<const Parameter>(net.parameters()));
+  else  // an optimizer whose state() takes mutable parameters; it only reads them
+    opt_state = optimizer.state(std::span<Parameter>(const_cast<Net&>(net).parameters()));
   detail::WriteInput in;
   in.architecture = Net::architecture();
   in.signature_hash = fnv1a64(architecture_signature(net));
