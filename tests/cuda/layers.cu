@@ -5,6 +5,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include "parity.hpp"
 
+#include <ctnn/loss.hpp>
+
 #include <cstdio>
 
 using namespace ctnn;
@@ -106,6 +108,27 @@ TEST_CASE("Cuda expressions: assign, assign_flat, sum_per_channel") {
   double sums_h[3];
   Cuda::download(sums_h, sums_g.data(), sizeof(sums_h));
   for (int c = 0; c < 3; ++c) CHECK(sums_h[c] == doctest::Approx(sums_c[c]).epsilon(1e-6));
+}
+
+TEST_CASE("softmax cross-entropy on the GPU matches the CPU (fused kernel)") {
+  constexpr std::size_t classes = 100, batch = 37;
+  Rng rng(11);
+  const auto logits = parity::random_values(batch * classes, rng, -8.f, 8.f);
+  std::vector<std::int32_t> labels(batch);
+  for (auto& l : labels) l = static_cast<std::int32_t>(rng.below(classes));
+  for (const float smoothing : {0.f, 0.1f}) {
+    auto lc = parity::make_tensor<Shape<classes>, Cpu>(logits);
+    auto lg = parity::make_tensor<Shape<classes>, Cuda>(logits);
+    Tensor<Shape<classes>, Cpu> gc(batch);
+    Tensor<Shape<classes>, Cuda> gg(batch);
+    const float loss_c = softmax_cross_entropy(lc, labels, gc, smoothing);
+    const float loss_g = softmax_cross_entropy(lg, labels, gg, smoothing);
+    CHECK(loss_g == doctest::Approx(loss_c).epsilon(1e-6));
+    CHECK(parity::rel_error(parity::host_copy(gc), parity::host_copy(gg)) <= 1e-6);
+    // In place: the gradient overwrites the logits.
+    CHECK(softmax_cross_entropy(lg, labels, lg, smoothing) == doctest::Approx(loss_c).epsilon(1e-6));
+    CHECK(parity::rel_error(parity::host_copy(gc), parity::host_copy(lg)) <= 1e-6);
+  }
 }
 
 TEST_CASE("Conv parity") {

@@ -1,6 +1,7 @@
 #pragma once
 // The CUDA backend: ctnn::Cuda, its context, cuDNN/cuBLAS kernels registered as
-// backend::kernels<Cuda>, the CUDA expression evaluator and host <-> device transfers.
+// backend::kernels<Cuda>, the CUDA expression evaluator, host <-> device transfers and the fused
+// softmax cross-entropy hook.
 // Compiled by nvcc only (CTNN_HAS_CUDA == 1); <ctnn/ctnn.hpp> includes it there. Include it before
 // the layer headers (the umbrella header does): layers call expr::assign by qualified name, which
 // binds to the overloads declared before them.
@@ -21,6 +22,7 @@
 #include "cuda/device.hpp"
 #include "cuda/launch.hpp"
 #include "cuda/linear.hpp"
+#include "cuda/loss.hpp"
 #include "cuda/pool.hpp"
 #include "cuda/transfer.hpp"
 #include "kernels.hpp"
