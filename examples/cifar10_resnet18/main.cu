@@ -1,0 +1,1 @@
+#include "main.cpp"  // the CUDA build of the same program
