@@ -540,7 +540,11 @@ void check_tensors(const std::string& path, const char* kind, const std::vector<
                    std::span<const T> expected, const char* owner) {
   if (records.size() != expected.size())
     ctnn::detail::fail("ctnn::io: checkpoint '", path, "' holds ", records.size(), " ", kind, " tensors but ",
-                       owner, " has ", expected.size());
+                       owner, " has ", expected.size(),
+                       records.empty() || expected.empty()
+                           ? std::string{}
+                           : cat(" (the first is '", records[0].name, "' in the checkpoint and '", expected[0].name,
+                                 "' in ", owner, ")"));
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     const auto& e = expected[i];
