@@ -1,0 +1,119 @@
+// Seq: shapes flow through the list, the forward pass is the composition of the layers, the
+// backward pass the reversed chain rule; children are named by position; parameters are drawn in
+// order.
+#include <ctnn/layers.hpp>
+#include <doctest/doctest.h>
+
+#include "support/harness.hpp"
+
+using namespace ctnn;
+
+namespace {
+
+using Chain = Seq<Conv<2, 3, 3, 2, 1>, BatchNorm<3>, ReLU, Conv<3, 4, 1, 1, 0>>;
+using ChainIn = Shape<2, 7, 5>;
+
+}  // namespace
+
+TEST_CASE("Seq: shapes, counts and names at compile time") {
+  static_assert(std::is_same_v<output_shape_t<Chain, ChainIn>, Shape<4, 4, 3>>);
+  static_assert(std::is_same_v<Chain::inputs<ChainIn>, std::tuple<Shape<2, 7, 5>, Shape<3, 4, 3>, Shape<3, 4, 3>, Shape<3, 4, 3>>>);
+  static_assert(parameter_count_v<Chain, ChainIn> == 3 * 2 * 9 + 2 * 3 + 4 * 3);
+  static_assert(macs_v<Chain, ChainIn> == 36 * 18 + 36 + 0 + 48 * 3);
+  static_assert(std::is_same_v<output_shape_t<Seq<Flatten>, Shape<2, 3>>, Shape<6>>);
+  CHECK(Chain::name() == "Seq<Conv<2,3,3,2,1>, BatchNorm<3>, ReLU, Conv<3,4,1,1,0>>");
+}
+
+TEST_CASE("Seq: forward and backward equal the composed references, batch 1 and 3") {
+  for (std::size_t batch : {1, 3}) {
+    CAPTURE(batch);
+    ref::Harness<Chain, ChainIn> h(batch, 8 + batch, 4);
+    h.randomize_parameters(-0.5f, 0.5f);
+    REQUIRE(h.params.size() == 4);
+    CHECK(h.params[0].name == "0.weight");
+    CHECK(h.params[1].name == "1.weight");
+    CHECK(h.params[2].name == "1.bias");
+    CHECK(h.params[3].name == "3.weight");
+    REQUIRE(h.buffers.size() == 2);
+    CHECK(h.buffers[0].name == "1.running_mean");
+    CHECK(h.buffers[1].name == "1.running_var");
+
+    const ref::ConvGeom g1{batch, 2, 7, 5, 3, 3, 2, 1}, g2{batch, 3, 4, 3, 4, 1, 1, 0};
+    const ref::BnGeom gb{batch, 3, 12};
+    const ref::Vec x = h.input(), w1 = h.value("0.weight"), gamma = h.value("1.weight"), beta = h.value("1.bias"),
+                   w2 = h.value("3.weight");
+    ref::Vec rm(3, 0.0), rv(3, 1.0);
+    const ref::Vec a = ref::conv2d(g1, x, w1);
+    const ref::Vec b = ref::batchnorm_train(gb, a, gamma, beta, rm, rv);
+    const ref::Vec c = ref::relu(b);
+    const ref::Vec y = ref::conv2d(g2, c, w2);
+    ref::expect_close(h.forward().span(), y, 1e-4, 1e-5, "forward");
+
+    // Backward through the chain, in reverse.
+    ref::Vec dc, dw2, db, dgamma, dbeta, da, dx, dw1;
+    ref::conv2d_backward(g2, c, w2, ref::to_double(h.r.span()), dc, dw2);
+    db = ref::relu_backward(b, dc);
+    ref::batchnorm_backward_train(gb, a, gamma, db, da, dgamma, dbeta);
+    ref::conv2d_backward(g1, x, w1, da, dx, dw1);
+    ref::expect_close(h.backward(), dx, 1e-3, 1e-4, "dx");
+    ref::expect_close(h.grad("0.weight"), dw1, 1e-3, 1e-4, "d 0.weight");
+    ref::expect_close(h.grad("1.weight"), dgamma, 1e-3, 1e-4, "d 1.weight");
+    ref::expect_close(h.grad("1.bias"), dbeta, 1e-3, 1e-4, "d 1.bias");
+    ref::expect_close(h.grad("3.weight"), dw2, 1e-3, 1e-4, "d 3.weight");
+
+    // Without the input gradient, the parameter gradients are the same.
+    h.zero_grad();
+    h.forward();
+    h.layer.backward(h.r, false);
+    ref::expect_close(h.grad("0.weight"), dw1, 1e-3, 1e-4, "d 0.weight, need_dx = false");
+    ref::expect_close(h.grad("3.weight"), dw2, 1e-3, 1e-4, "d 3.weight, need_dx = false");
+  }
+}
+
+TEST_CASE("Seq gradients by finite differences (train and eval)") {
+  ref::Harness<Chain, ChainIn> h(3, 77);
+  h.randomize_parameters(-0.5f, 0.5f);
+  ref::FdOptions fd;
+  fd.h = 1e-3;
+  fd.kinks = true;
+  fd.atol = 1e-4;
+  h.check_gradients(Mode::train, fd);
+  h.check_gradients(Mode::eval, fd);
+}
+
+TEST_CASE("Seq: nested sequences are named by path") {
+  using Nested = Seq<Seq<Conv<1, 2, 3>, BatchNorm<2>>, ReLU, Seq<Flatten, Linear<2 * 4 * 4, 3>>>;
+  static_assert(std::is_same_v<output_shape_t<Nested, Shape<1, 4, 4>>, Shape<3>>);
+  static_assert(parameter_count_v<Nested, Shape<1, 4, 4>> == 18 + 4 + 32 * 3 + 3);
+  ref::Harness<Nested, Shape<1, 4, 4>> h(2);
+  std::vector<std::string> names;
+  for (const auto& p : h.params) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"0.0.weight", "0.1.weight", "0.1.bias", "2.1.weight", "2.1.bias"});
+  std::size_t total = 0;
+  for (const auto& p : h.params) total += p.size;
+  CHECK(total == parameter_count_v<Nested, Shape<1, 4, 4>>);
+  ref::FdOptions fd;
+  fd.h = 1e-3;
+  fd.kinks = true;
+  fd.atol = 1e-4;
+  h.check_gradients(Mode::train, fd);
+}
+
+TEST_CASE("Seq: parameters are drawn left to right from one generator") {
+  Rng a(9), b(9);
+  layer_t<Seq<Conv<2, 2>, Conv<2, 3>>, Shape<2, 4, 4>> seq(1, a);
+  layer_t<Conv<2, 2>, Shape<2, 4, 4>> first(1, b);
+  layer_t<Conv<2, 3>, Shape<2, 4, 4>> second(1, b);
+  const auto s0 = seq.get<0>().weight().span(), f = first.weight().span();
+  const auto s1 = seq.get<1>().weight().span(), s = second.weight().span();
+  CHECK(std::equal(s0.begin(), s0.end(), f.begin(), f.end()));
+  CHECK(std::equal(s1.begin(), s1.end(), s.begin(), s.end()));
+}
+
+TEST_CASE("Seq: backward before forward throws ctnn::Error") {
+  Rng rng(1);
+  layer_t<Chain, ChainIn> seq(1, rng);
+  Tensor<Shape<4, 4, 3>> dy(1);
+  dy.fill(1.f);
+  CHECK_THROWS_WITH_AS(seq.backward(dy), doctest::Contains("backward called before forward"), Error);
+}
