@@ -107,3 +107,14 @@ TEST_CASE("Conv: backward before forward and a batch mismatch throw ctnn::Error"
   dy.set_batch(2);
   CHECK_THROWS_WITH_AS(conv.backward(dy), doctest::Contains("differs from the forward batch"), Error);
 }
+
+TEST_CASE("Conv on small planes: several images share one GEMM (groups of unequal size)") {
+  // 4x4 and 2x2 outputs make the CPU backend group images; batch 5 over 2 threads gives groups of 3 and 2.
+  for (std::size_t batch : {2, 5}) {
+    check_conv<4, 6, 3, 1, 1, 4, 4>(batch);
+    check_conv<4, 6, 3, 2, 1, 4, 4>(batch);
+    check_conv<4, 6, 1, 1, 0, 4, 4>(batch);  // direct path, gathered
+    check_conv<4, 6, 1, 2, 0, 4, 4>(batch);
+  }
+  check_conv<3, 4, 3, 1, 1, 4, 3>(5, true);
+}

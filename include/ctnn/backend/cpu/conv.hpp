@@ -14,8 +14,9 @@
 
 namespace ctnn::backend::cpu {
 
-// col[(c*K + kh)*K + kw][oh*Wo + ow] = x[c][oh*s - p + kh][ow*s - p + kw] (0 outside the image)
-inline void im2col(const Geometry2d& g, const float* x, float* col) {
+// col[(c*K + kh)*K + kw][oh*Wo + ow] = x[c][oh*s - p + kh][ow*s - p + kw] (0 outside the image);
+// rows of col are ld floats apart (ld >= Ho*Wo lets several images share one column matrix).
+inline void im2col(const Geometry2d& g, const float* x, float* col, std::size_t ld) {
   const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h, Wo = g.out_w;
   const auto H = static_cast<std::ptrdiff_t>(g.in_h), W = static_cast<std::ptrdiff_t>(g.in_w);
   const auto P = static_cast<std::ptrdiff_t>(g.pad);
@@ -23,7 +24,7 @@ inline void im2col(const Geometry2d& g, const float* x, float* col) {
     const float* xc = x + c * g.in_plane();
     for (std::size_t kh = 0; kh < K; ++kh) {
       for (std::size_t kw = 0; kw < K; ++kw) {
-        float* row = col + ((c * K + kh) * K + kw) * Ho * Wo;
+        float* row = col + ((c * K + kh) * K + kw) * ld;
         // Output columns whose input column lies inside the image: [ow_lo, ow_hi).
         const std::ptrdiff_t off_w = static_cast<std::ptrdiff_t>(kw) - P;
         std::ptrdiff_t ow_lo = off_w >= 0 ? 0 : (-off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
@@ -52,7 +53,7 @@ inline void im2col(const Geometry2d& g, const float* x, float* col) {
 }
 
 // The adjoint of im2col: x[c][ih][iw] += col[...] for every column that read it. x is zeroed first.
-inline void col2im(const Geometry2d& g, const float* col, float* x) {
+inline void col2im(const Geometry2d& g, const float* col, std::size_t ld, float* x) {
   const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h, Wo = g.out_w;
   const auto H = static_cast<std::ptrdiff_t>(g.in_h), W = static_cast<std::ptrdiff_t>(g.in_w);
   const auto P = static_cast<std::ptrdiff_t>(g.pad);
@@ -61,7 +62,7 @@ inline void col2im(const Geometry2d& g, const float* col, float* x) {
     float* xc = x + c * g.in_plane();
     for (std::size_t kh = 0; kh < K; ++kh) {
       for (std::size_t kw = 0; kw < K; ++kw) {
-        const float* row = col + ((c * K + kh) * K + kw) * Ho * Wo;
+        const float* row = col + ((c * K + kh) * K + kw) * ld;
         const std::ptrdiff_t off_w = static_cast<std::ptrdiff_t>(kw) - P;
         std::ptrdiff_t ow_lo = off_w >= 0 ? 0 : (-off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
         std::ptrdiff_t ow_hi = W - off_w <= 0 ? 0 : (W - off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
@@ -84,48 +85,74 @@ inline void col2im(const Geometry2d& g, const float* col, float* x) {
   }
 }
 
+// Images are processed in groups of G that share one column matrix [patch, G * Ho*Wo], so the
+// GEMMs of layers with few output pixels (8x8, 4x4) are still wide enough to run near peak. Each
+// group runs on one thread; groups are spread over threads.
 class Conv2d {
 public:
-  Conv2d(const Geometry2d& g, std::size_t /*max_batch*/)
-      : g_(g), direct_(g.kernel == 1 && g.stride == 1 && g.pad == 0), workers_(std::max(1, num_threads())) {
-    const std::size_t col = direct_ ? 0 : g.patch() * g.out_plane();
-    col_.reserve(std::max<std::size_t>(1, col * static_cast<std::size_t>(workers_)));
-    // Backward data of a direct convolution writes straight into dx; otherwise it needs a dcol.
-    dcol_.reserve(std::max<std::size_t>(1, col * static_cast<std::size_t>(workers_)));
-    dw_.reserve(g.out_c * g.patch() * static_cast<std::size_t>(workers_));
+  Conv2d(const Geometry2d& g, std::size_t max_batch)
+      : g_(g),
+        direct_(g.kernel == 1 && g.stride == 1 && g.pad == 0),
+        workers_(std::max(1, num_threads())),
+        group_(std::clamp<std::size_t>((min_columns + g.out_plane() - 1) / g.out_plane(), 1, std::max<std::size_t>(max_batch, 1))) {
+    const std::size_t cols = group_ * g.out_plane(), w = static_cast<std::size_t>(workers_);
+    col_.reserve(g.patch() * cols * w);
+    dcol_.reserve(g.patch() * cols * w);
+    out_.reserve(group_ > 1 ? g.out_c * cols * w : 1);
+    dw_.reserve(g.out_c * g.patch() * w);
   }
 
   // y[n] = w * im2col(x[n]); w is [out_c, in_c*k*k].
   void forward(const float* x, const float* w, float* y, std::size_t batch) {
-    ctnn::detail::parallel_for(batch, workers_, [&](std::size_t n, int t) {
-      const float* xn = x + n * g_.in_size();
-      const float* col = columns(xn, t);
-      gemm(Trans::no, Trans::no, g_.out_c, g_.out_plane(), g_.patch(), 1.f, w, g_.patch(), col, g_.out_plane(), 0.f,
-           y + n * g_.out_size(), g_.out_plane());
+    const std::size_t G = group_size(batch), P = g_.out_plane();
+    for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
+      const std::size_t ld = count * P;
+      const float* col = columns(x, n0, count, t);
+      if (count == 1) {
+        gemm(Trans::no, Trans::no, g_.out_c, P, g_.patch(), 1.f, w, g_.patch(), col, ld, 0.f, y + n0 * g_.out_size(), P);
+        return;
+      }
+      float* out = out_.data() + static_cast<std::size_t>(t) * g_.out_c * group_ * P;
+      gemm(Trans::no, Trans::no, g_.out_c, ld, g_.patch(), 1.f, w, g_.patch(), col, ld, 0.f, out, ld);
+      for (std::size_t i = 0; i < count; ++i)
+        for (std::size_t c = 0; c < g_.out_c; ++c)
+          std::memcpy(y + (n0 + i) * g_.out_size() + c * P, out + c * ld + i * P, P * sizeof(float));
     });
   }
 
   // dw += sum_n dy[n] * im2col(x[n])^T, and (when dx != nullptr) dx[n] = col2im(w^T * dy[n]).
   void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
-    const std::size_t wsize = g_.out_c * g_.patch();
-    const int used = static_cast<int>(std::min<std::size_t>(batch, static_cast<std::size_t>(std::min(workers_, num_threads()))));
+    const std::size_t wsize = g_.out_c * g_.patch(), G = group_size(batch), P = g_.out_plane();
+    const std::size_t groups = (batch + G - 1) / G;
+    const int used = static_cast<int>(std::min<std::size_t>(groups, static_cast<std::size_t>(std::min(workers_, num_threads()))));
     std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(std::max(used, 1)) * sizeof(float));
-    ctnn::detail::parallel_for(batch, workers_, [&](std::size_t n, int t) {
-      const float* xn = x + n * g_.in_size();
-      const float* dyn = dy + n * g_.out_size();
-      const float* col = columns(xn, t);
-      gemm(Trans::no, Trans::yes, g_.out_c, g_.patch(), g_.out_plane(), 1.f, dyn, g_.out_plane(), col, g_.out_plane(),
-           1.f, dw_.data() + static_cast<std::size_t>(t) * wsize, g_.patch());
-      if (dx) {
-        float* dxn = dx + n * g_.in_size();
+    for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
+      const std::size_t ld = count * P;
+      // dy of the group as one [out_c, count * P] matrix.
+      const float* dyg = dy + n0 * g_.out_size();
+      if (count > 1) {
+        float* gathered = out_.data() + static_cast<std::size_t>(t) * g_.out_c * group_ * P;
+        for (std::size_t i = 0; i < count; ++i)
+          for (std::size_t c = 0; c < g_.out_c; ++c)
+            std::memcpy(gathered + c * ld + i * P, dy + (n0 + i) * g_.out_size() + c * P, P * sizeof(float));
+        dyg = gathered;
+      }
+      const float* col = columns(x, n0, count, t);
+      gemm(Trans::no, Trans::yes, g_.out_c, g_.patch(), ld, 1.f, dyg, ld, col, ld, 1.f,
+           dw_.data() + static_cast<std::size_t>(t) * wsize, g_.patch());
+      if (!dx) return;
+      if (direct_ && count == 1) {
+        gemm(Trans::yes, Trans::no, g_.patch(), P, g_.out_c, 1.f, w, g_.patch(), dyg, ld, 0.f, dx + n0 * g_.in_size(), P);
+        return;
+      }
+      float* dcol = dcol_.data() + static_cast<std::size_t>(t) * g_.patch() * group_ * P;
+      gemm(Trans::yes, Trans::no, g_.patch(), ld, g_.out_c, 1.f, w, g_.patch(), dyg, ld, 0.f, dcol, ld);
+      for (std::size_t i = 0; i < count; ++i) {
+        float* dxn = dx + (n0 + i) * g_.in_size();
         if (direct_) {
-          gemm(Trans::yes, Trans::no, g_.patch(), g_.out_plane(), g_.out_c, 1.f, w, g_.patch(), dyn, g_.out_plane(),
-               0.f, dxn, g_.out_plane());
+          for (std::size_t c = 0; c < g_.in_c; ++c) std::memcpy(dxn + c * P, dcol + c * ld + i * P, P * sizeof(float));
         } else {
-          float* dcol = dcol_.data() + static_cast<std::size_t>(t) * g_.patch() * g_.out_plane();
-          gemm(Trans::yes, Trans::no, g_.patch(), g_.out_plane(), g_.out_c, 1.f, w, g_.patch(), dyn, g_.out_plane(),
-               0.f, dcol, g_.out_plane());
-          col2im(g_, dcol, dxn);
+          col2im(g_, dcol + i * P, ld, dxn);
         }
       }
     });
@@ -139,19 +166,48 @@ public:
   }
 
   const Geometry2d& geometry() const { return g_; }
+  std::size_t group() const { return group_; }
 
 private:
-  const float* columns(const float* xn, int t) {
-    if (direct_) return xn;
-    float* col = col_.data() + static_cast<std::size_t>(t) * g_.patch() * g_.out_plane();
-    im2col(g_, xn, col);
+  // GEMMs narrower than this many columns run well below the machine's GEMM rate.
+  static constexpr std::size_t min_columns = 256;
+
+  // Images per group for this batch: no more than keeps every thread busy.
+  std::size_t group_size(std::size_t batch) const {
+    const auto threads = static_cast<std::size_t>(std::max(1, std::min(workers_, num_threads())));
+    return std::clamp<std::size_t>((batch + threads - 1) / threads, 1, group_);
+  }
+
+  template <class F>
+  void for_each_group(std::size_t batch, std::size_t G, F&& f) {
+    const std::size_t groups = (batch + G - 1) / G;
+    ctnn::detail::parallel_for(groups, workers_, [&](std::size_t i, int t) {
+      const std::size_t n0 = i * G;
+      f(n0, std::min(G, batch - n0), t);
+    });
+  }
+
+  // The column matrix [patch, count * P] of images n0 .. n0+count-1.
+  const float* columns(const float* x, std::size_t n0, std::size_t count, int t) {
+    const std::size_t P = g_.out_plane(), ld = count * P;
+    if (direct_ && count == 1) return x + n0 * g_.in_size();
+    float* col = col_.data() + static_cast<std::size_t>(t) * g_.patch() * group_ * P;
+    for (std::size_t i = 0; i < count; ++i) {
+      const float* xn = x + (n0 + i) * g_.in_size();
+      if (direct_) {
+        for (std::size_t c = 0; c < g_.in_c; ++c) std::memcpy(col + c * ld + i * P, xn + c * P, P * sizeof(float));
+      } else {
+        im2col(g_, xn, col + i * P, ld);
+      }
+    }
     return col;
   }
 
   Geometry2d g_;
   bool direct_;
   int workers_;
-  ctnn::detail::Scratch<float> col_, dcol_, dw_;
+  std::size_t group_;
+  ctnn::detail::Scratch<float> col_, dcol_, out_, dw_;
 };
 
 }  // namespace ctnn::backend::cpu
