@@ -174,8 +174,14 @@ print("| precision | ctnn | PyTorch | ctnn / PyTorch |")
 print("|---|---:|---:|---:|")
 print(f"| fp32, TF32 off | {f('ctnn_fp32')} | {f('torch_fp32')} | {ratio('ctnn_fp32', 'torch_fp32')} |")
 print(f"| fp32, TF32 allowed | {f('ctnn_tf32')} | {f('torch_tf32')} | {ratio('ctnn_tf32', 'torch_tf32')} |")
-print(f"| PyTorch channels_last + bf16 autocast | - | {f('torch_bf16_cl')} | "
-      f"{ratio('ctnn_fp32', 'torch_bf16_cl')} (fp32), {ratio('ctnn_tf32', 'torch_bf16_cl')} (TF32) |")
+print(f"| fp32, TF32 off, ctnn step as one CUDA graph | {f('ctnn_fp32_graph')} | {f('torch_fp32')} | "
+      f"{ratio('ctnn_fp32_graph', 'torch_fp32')} |")
+print(f"| fp32, TF32 allowed, ctnn step as one CUDA graph | {f('ctnn_tf32_graph')} | {f('torch_tf32')} | "
+      f"{ratio('ctnn_tf32_graph', 'torch_tf32')} |")
+best = max((k for k in ("ctnn_fp32", "ctnn_tf32", "ctnn_fp32_graph", "ctnn_tf32_graph") if k in r),
+           key=lambda k: r[k], default="ctnn_fp32")
+print(f"| PyTorch channels_last + bf16 autocast (ctnn: its fastest, {best}) | {f(best)} | {f('torch_bf16_cl')} | "
+      f"{ratio(best, 'torch_bf16_cl')} |")
 print()
 tests_log = os.path.join(logs, "cuda_tests.log")
 skipped = os.path.exists(tests_log) and "skipping" in open(tests_log, errors="replace").read()

@@ -5,11 +5,12 @@
 //
 //   bench_train_step_cuda [--batch 128] [--steps 20] [--repeats 7] [--warmup 10]
 //
-// For each precision (float32 with TF32 off, then TF32 allowed): warm-up steps (cuDNN algorithm
-// search happens at construction, before them), then `repeats` timed runs of `steps` steps each,
-// timed with CUDA events on ctnn's stream; prints the median as
-//   RESULT ctnn_fp32 <img/s>
-//   RESULT ctnn_tf32 <img/s>
+// For each precision (float32 with TF32 off, then TF32 allowed), launched step by step and then
+// replayed from one captured CUDA graph (cuda::Graph): warm-up steps (cuDNN algorithm search
+// happens at construction, before them), then `repeats` timed runs of `steps` steps each, timed
+// with CUDA events on ctnn's stream; prints the medians as
+//   RESULT ctnn_fp32 <img/s>         RESULT ctnn_tf32 <img/s>
+//   RESULT ctnn_fp32_graph <img/s>   RESULT ctnn_tf32_graph <img/s>
 #include <ctnn/ctnn.hpp>
 #include <ctnn/optim.hpp>
 
@@ -50,7 +51,7 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-double run(const char* label, const Options& o) {
+double run(const char* label, const Options& o, bool graph) {
   using In = Shape<3, 32, 32>;
   Network<ResNet18<10>, In, Cuda> net(o.batch, 1);
   Rng rng(2);
@@ -78,6 +79,15 @@ double run(const char* label, const Options& o) {
   auto& ctx = cuda::context();
   loss_sum.zero();
   for (int i = 0; i < o.warmup; ++i) step();
+  cuda::Graph captured;
+  if (graph) captured.capture(step);  // after the warm-up: the optimizer state exists
+  auto timed_step = [&] {
+    if (graph)
+      captured.replay();
+    else
+      step();
+  };
+  for (int i = 0; graph && i < o.warmup; ++i) timed_step();
   ctx.synchronize();
 
   cudaEvent_t start, stop;
@@ -86,7 +96,7 @@ double run(const char* label, const Options& o) {
   std::vector<double> rates;
   for (int r = 0; r < o.repeats; ++r) {
     CTNN_CUDA_CHECK(cudaEventRecord(start, ctx.stream()));
-    for (int i = 0; i < o.steps; ++i) step();
+    for (int i = 0; i < o.steps; ++i) timed_step();
     CTNN_CUDA_CHECK(cudaEventRecord(stop, ctx.stream()));
     CTNN_CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0.f;
@@ -98,7 +108,7 @@ double run(const char* label, const Options& o) {
 
   double loss_total = 0.0;
   Cuda::download(&loss_total, loss_sum.data(), sizeof(double));
-  const int total_steps = o.warmup + o.steps * o.repeats;
+  const int total_steps = (graph ? 2 : 1) * o.warmup + o.steps * o.repeats;
   std::sort(rates.begin(), rates.end());
   const double median = rates[rates.size() / 2];
   std::printf("%s: batch %zu, %d x %d steps: median %.0f img/s (min %.0f, max %.0f), %.2f ms/step; mean loss %.4f\n",
@@ -121,12 +131,21 @@ int main(int argc, char** argv) {
     const auto& p = cuda::context().properties();
     std::printf("ctnn ResNet-18 CIFAR training step on %s, cuDNN %zu\n", p.name, cudnnGetVersion());
     cuda::settings().allow_tf32 = false;
-    run("ctnn_fp32", o);
+    run("ctnn_fp32", o, false);
     cuda::settings().allow_tf32 = true;
-    run("ctnn_tf32", o);
+    run("ctnn_tf32", o, false);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_train_step_cuda: %s\n", e.what());
     return 1;
+  }
+  // The same steps replayed from one CUDA graph (no per-kernel launch cost on the host).
+  for (const bool tf32 : {false, true}) {
+    try {
+      cuda::settings().allow_tf32 = tf32;
+      run(tf32 ? "ctnn_tf32_graph" : "ctnn_fp32_graph", o, true);
+    } catch (const std::exception& e) {
+      std::printf("ctnn_%s_graph: CUDA graph capture failed: %s\n", tf32 ? "tf32" : "fp32", e.what());
+    }
   }
   return 0;
 }

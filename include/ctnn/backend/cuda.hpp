@@ -20,6 +20,7 @@
 #include "cuda/conv.hpp"
 #include "cuda/descriptors.hpp"
 #include "cuda/device.hpp"
+#include "cuda/graph.hpp"
 #include "cuda/launch.hpp"
 #include "cuda/linear.hpp"
 #include "cuda/loss.hpp"

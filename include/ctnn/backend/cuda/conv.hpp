@@ -64,12 +64,15 @@ bool choose(const Perf* results, int count, const ctnn::cuda::Settings& s, ctnn:
     if (r.status != CUDNN_STATUS_SUCCESS) continue;
     if (!s.allow_tf32 && tensor_core_math(r.mathType)) continue;
     if (s.deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
-    if (cudnnSetConvolutionMathType(conv, r.mathType) != CUDNN_STATUS_SUCCESS) continue;
+    // CUDNN_DEFAULT_MATH permits TF32 on Ampere and later: pin such a result to FMA math.
+    const cudnnMathType_t math = !s.allow_tf32 && r.mathType == CUDNN_DEFAULT_MATH ? CUDNN_FMA_MATH : r.mathType;
+    if (cudnnSetConvolutionMathType(conv, math) != CUDNN_STATUS_SUCCESS) continue;
     std::size_t ws = 0;
     if (!workspace_of(r.algo, ws)) continue;
     ws = std::max(ws, r.memory);
     if (ws > s.conv_workspace_limit) continue;
     chosen = r;
+    chosen.mathType = math;
     bytes = ws;
     return true;
   }
