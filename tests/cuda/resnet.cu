@@ -52,3 +52,32 @@ TEST_CASE("ResNet-18 CIFAR training step: CPU and CUDA agree") {
               parity::host_copy(p.gpu.forward(xg, Mode::eval)), 1e-3);
   MESSAGE("ResNet-18 step: worst relative error " << worst.error << " (" << worst.what << ")");
 }
+
+TEST_CASE("AdamW steps on the GPU match the CPU") {
+  using Spec = Seq<Conv<3, 8, 3, 1, 1>, BatchNorm<8>, ReLU, GlobalAvgPool, Flatten, Linear<8, 5>>;
+  using In = Shape<3, 8, 8>;
+  constexpr std::size_t batch = 6;
+  Pair<Spec, In> p(batch, 21);
+  Rng rng(22);
+  auto xc = parity::make_tensor<In, Cpu>(parity::random_values(batch * In::size, rng));
+  auto xg = parity::make_tensor<In, Cuda>(parity::host_copy(xc));
+  std::vector<std::int32_t> labels(batch);
+  for (auto& l : labels) l = static_cast<std::int32_t>(rng.below(5));
+  Tensor<Shape<5>, Cpu> gc(batch);
+  Tensor<Shape<5>, Cuda> gg(batch);
+  AdamW<Cpu> opt_c{1e-2f};
+  AdamW<Cuda> opt_g{1e-2f};
+  Worst worst;
+  for (int step = 0; step < 3; ++step) {
+    p.cpu.zero_grad();
+    p.gpu.zero_grad();
+    softmax_cross_entropy(p.cpu.forward(xc), labels, gc);
+    softmax_cross_entropy(p.gpu.forward(xg), labels, gg);
+    p.cpu.backward(gc);
+    p.gpu.backward(gg);
+    opt_c.step(p.cpu.parameters());
+    opt_g.step(p.gpu.parameters());
+    p.compare_values(worst, "AdamW step " + std::to_string(step), 1e-4);
+  }
+  MESSAGE("AdamW: worst relative error " << worst.error << " (" << worst.what << ")");
+}
