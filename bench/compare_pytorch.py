@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Side-by-side: ctnn against PyTorch (Debian's python3-torch, CPU) on the same shapes, in one run.
+
+Runs the ctnn benchmark binaries (bench_conv, bench_network) and the same work in PyTorch with the
+same thread count, then prints one table of rates and ratios (ctnn / PyTorch; above 1 means ctnn is
+faster). Rates are medians over repetitions.
+
+usage: bench/compare_pytorch.py [--build build/release] [--threads 2] [--batch 64] [--reps 5] [--quick]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+CONVS = [  # in, out, size, kernel, stride: every distinct convolution of ResNet-18 on CIFAR-10
+    (3, 64, 32, 3, 1), (64, 64, 32, 3, 1), (64, 128, 32, 3, 2), (64, 128, 32, 1, 2),
+    (128, 128, 16, 3, 1), (128, 256, 16, 3, 2), (128, 256, 16, 1, 2), (256, 256, 8, 3, 1),
+    (256, 512, 8, 3, 2), (256, 512, 8, 1, 2), (512, 512, 4, 3, 1),
+]
+
+
+def ctnn_bench(build, exe, filt, threads, reps):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    path = os.path.join(build, "bench", exe)
+    out = subprocess.run([path, f"--benchmark_filter={filt}", "--benchmark_format=json",
+                          f"--benchmark_repetitions={reps}", "--benchmark_report_aggregates_only=true"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    results = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            results[b["run_name"]] = b
+    return results
+
+
+def median_rate(fn, work, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    rates = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        rates.append(work / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def torch_resnet18():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Block(nn.Module):
+        def __init__(self, i, o, s):
+            super().__init__()
+            self.c1 = nn.Conv2d(i, o, 3, s, 1, bias=False)
+            self.b1 = nn.BatchNorm2d(o)
+            self.c2 = nn.Conv2d(o, o, 3, 1, 1, bias=False)
+            self.b2 = nn.BatchNorm2d(o)
+            self.sc = nn.Sequential()
+            if s != 1 or i != o:
+                self.sc = nn.Sequential(nn.Conv2d(i, o, 1, s, bias=False), nn.BatchNorm2d(o))
+
+        def forward(self, x):
+            return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.sc(x))
+
+    class ResNet18(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+            self.bn = nn.BatchNorm2d(64)
+            blocks, i = [], 64
+            for o, s in [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]:
+                blocks.append(Block(i, o, s))
+                i = o
+            self.blocks = nn.Sequential(*blocks)
+            self.fc = nn.Linear(512, 10)
+
+        def forward(self, x):
+            x = self.blocks(F.relu(self.bn(self.conv(x))))
+            return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    return ResNet18()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build/release")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64, help="must be 64 for the convolution rows")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="skip the per-convolution rows")
+    args = ap.parse_args()
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        sys.exit("compare_pytorch.py needs PyTorch: apt-get install python3-torch")
+    torch.set_num_threads(args.threads)
+    rows = []  # (what, unit, ctnn, torch)
+
+    b = args.batch
+    net = ctnn_bench(args.build, "bench_network", f"/{b}$", args.threads, args.reps)
+    m = torch_resnet18()
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.randn(b, 3, 32, 32)
+    y = torch.randint(0, 10, (b,))
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        F.cross_entropy(m(x), y).backward()
+        opt.step()
+
+    m.train()
+    rows.append((f"ResNet-18 train step, batch {b}", "img/s",
+                 net[f"BM_resnet18_train_step/{b}/real_time"]["img/s"], median_rate(step, b, args.reps, 2)))
+    m.eval()
+    with torch.no_grad():
+        rows.append((f"ResNet-18 inference, batch {b}", "img/s",
+                     net[f"BM_resnet18_inference/{b}/real_time"]["img/s"],
+                     median_rate(lambda: m(x), b, args.reps, 2)))
+
+    if not args.quick and b == 64:
+        convs = ctnn_bench(args.build, "bench_conv", "BM_conv_(forward|backward)/", args.threads, args.reps)
+        for (ci, co, hw, k, s) in CONVS:
+            key = f"in:{ci}/out:{co}/hw:{hw}/k:{k}/s:{s}/real_time"
+            xt = torch.randn(64, ci, hw, hw, requires_grad=True)
+            wt = torch.randn(co, ci, k, k, requires_grad=True)
+            ho = (hw + 2 * (k // 2) - k) // s + 1
+            flops = 2.0 * 64 * co * ho * ho * ci * k * k
+            with torch.no_grad():
+                fwd = median_rate(lambda: F.conv2d(xt, wt, stride=s, padding=k // 2), flops, args.reps) / 1e9
+            out = F.conv2d(xt, wt, stride=s, padding=k // 2)
+            gy = torch.randn_like(out)
+            bwd = median_rate(lambda: torch.autograd.grad(out, (xt, wt), gy, retain_graph=True), 2 * flops,
+                              args.reps) / 1e9
+            name = f"conv {ci}->{co} {k}x{k}/{s} @{hw}"
+            rows.append((name + " fwd", "GFLOP/s", convs["BM_conv_forward/" + key]["GFLOP/s"] / 1e9, fwd))
+            rows.append((name + " bwd", "GFLOP/s", convs["BM_conv_backward/" + key]["GFLOP/s"] / 1e9, bwd))
+
+    print(f"ctnn vs PyTorch {torch.__version__}, {args.threads} threads, median of {args.reps}")
+    print(f"{'':44} {'unit':>8} {'ctnn':>10} {'PyTorch':>10} {'ratio':>7}")
+    for what, unit, c, t in rows:
+        print(f"{what:44} {unit:>8} {c:10.1f} {t:10.1f} {c / t:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
