@@ -50,12 +50,19 @@ public:
     if (x.batch() > max_batch_)
       detail::fail("ctnn::Network::forward: batch ", x.batch(), " exceeds the max_batch ", max_batch_,
                    " the network was built for");
-    return root_.forward(x, mode);
+    forward_batch_ = 0;  // stays 0 if a layer throws
+    const output_type& y = root_.forward(x, mode);
+    forward_batch_ = x.batch();
+    return y;
   }
 
   // Accumulates parameter gradients (call zero_grad() between steps). Returns dL/dx when
   // need_input_grad is true; otherwise the first layer skips that work.
   const input_type& backward(const output_type& grad_out, bool need_input_grad = false) {
+    if (forward_batch_ == 0) detail::fail("ctnn::Network::backward called before forward");
+    if (grad_out.batch() != forward_batch_)
+      detail::fail("ctnn::Network::backward: gradient batch ", grad_out.batch(), " differs from the forward batch ",
+                   forward_batch_);
     return root_.backward(grad_out, need_input_grad);
   }
 
@@ -99,6 +106,7 @@ private:
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
   std::size_t parameter_count_ = 0;
+  std::size_t forward_batch_ = 0;  // batch of the last successful forward(), 0 before the first
 };
 
 }  // namespace ctnn

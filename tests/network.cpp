@@ -1,0 +1,306 @@
+// Network: construction, forward/backward shapes, gradients, parameter names, errors,
+// determinism, and that a training step allocates nothing once warmed up (operator new and the
+// C allocator are both counted, so Eigen's and OpenMP's internal allocations would show).
+#include <ctnn/ctnn.hpp>
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <new>
+#include <set>
+
+#include "support/reference.hpp"
+
+using namespace ctnn;
+
+// ---- allocation counting ------------------------------------------------------------------------
+// Every C allocation entry point is replaced by a counting wrapper around glibc's own allocator
+// (__libc_*, exported by glibc); the replaceable global operator new/delete forms count too.
+// Counting is on only while `counting` is set, in any thread.
+
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void* __libc_valloc(std::size_t);
+void* __libc_pvalloc(std::size_t);
+void __libc_free(void*);
+}
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> c_allocations{0}, new_allocations{0};
+
+void note_c() {
+  if (counting.load(std::memory_order_relaxed)) c_allocations.fetch_add(1, std::memory_order_relaxed);
+}
+void* counted_new(std::size_t n, std::size_t align, bool nothrow) {
+  if (counting.load(std::memory_order_relaxed)) new_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (n == 0) n = 1;
+  void* p = align > alignof(std::max_align_t) ? __libc_memalign(align, n) : __libc_malloc(n);
+  if (!p && !nothrow) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+extern "C" {
+void* malloc(std::size_t n) noexcept { note_c(); return __libc_malloc(n); }
+void* calloc(std::size_t n, std::size_t size) noexcept { note_c(); return __libc_calloc(n, size); }
+void* realloc(void* p, std::size_t n) noexcept { note_c(); return __libc_realloc(p, n); }
+void* reallocarray(void* p, std::size_t n, std::size_t size) noexcept {
+  note_c();
+  if (size && n > static_cast<std::size_t>(-1) / size) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return __libc_realloc(p, n * size);
+}
+void* memalign(std::size_t align, std::size_t n) noexcept { note_c(); return __libc_memalign(align, n); }
+void* aligned_alloc(std::size_t align, std::size_t n) noexcept { note_c(); return __libc_memalign(align, n); }
+int posix_memalign(void** out, std::size_t align, std::size_t n) noexcept {
+  note_c();
+  void* p = __libc_memalign(align, n);
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+void* valloc(std::size_t n) noexcept { note_c(); return __libc_valloc(n); }
+void* pvalloc(std::size_t n) noexcept { note_c(); return __libc_pvalloc(n); }
+void free(void* p) noexcept { __libc_free(p); }
+}
+
+void* operator new(std::size_t n) { return counted_new(n, 0, false); }
+void* operator new[](std::size_t n) { return counted_new(n, 0, false); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n, 0, true); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_new(n, 0, true); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_new(n, std::size_t(a), false); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_new(n, std::size_t(a), false); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_new(n, std::size_t(a), true); }
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_new(n, std::size_t(a), true); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { __libc_free(p); }
+
+namespace {
+
+// Counts the allocations (both kinds) made while f runs, in any thread.
+template <class F>
+std::pair<long, long> allocations_during(F&& f) {
+  c_allocations = 0;
+  new_allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  return {new_allocations.load(), c_allocations.load()};
+}
+
+// ---- networks under test ------------------------------------------------------------------------
+
+using Small = Seq<Conv<3, 8, 3, 1, 1>, BatchNorm<8>, ReLU, BasicBlock<8, 16, stride2>, GlobalAvgPool, Flatten,
+                  Linear<16, 5>>;
+using SmallIn = Shape<3, 9, 7>;
+using SmallNet = Network<Small, SmallIn>;
+
+template <class T>
+void fill_uniform(T& t, std::uint64_t seed) {
+  Rng rng(seed);
+  for (auto& v : t.span()) v = rng.uniform(-1.f, 1.f);
+}
+
+template <class Net>
+std::vector<float> all_values(const Net& net, bool grads) {
+  std::vector<float> out;
+  for (const auto& p : net.parameters()) out.insert(out.end(), grads ? p.grad : p.value, (grads ? p.grad : p.value) + p.size);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("The allocation counter sees operator new, malloc and aligned allocations") {
+  const auto [news, cs] = allocations_during([] {
+    delete new int(3);
+    std::free(std::malloc(16));
+    void* p = nullptr;
+    REQUIRE(posix_memalign(&p, 64, 128) == 0);
+    std::free(p);
+    Tensor<Shape<4>> t(2);  // aligned operator new
+  });
+  CHECK(news == 2);
+  CHECK(cs == 2);
+}
+
+TEST_CASE("Network: construction, shapes of forward and backward") {
+  SmallNet net(4, 42);
+  static_assert(std::is_same_v<SmallNet::output_shape, Shape<5>>);
+  static_assert(SmallNet::static_parameter_count == parameter_count_v<Small, SmallIn>);
+  CHECK(net.max_batch() == 4);
+  CHECK(net.parameter_count() == SmallNet::static_parameter_count);
+  CHECK(SmallNet::architecture().find("on 3x9x7") != std::string::npos);
+
+  Tensor<SmallIn> x(4, 3);
+  fill_uniform(x, 1);
+  const auto& y = net.forward(x, Mode::train);
+  CHECK(y.batch() == 3);
+  Tensor<Shape<5>> dy(4, 3);
+  fill_uniform(dy, 2);
+  const auto& dx = net.backward(dy, true);
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(dx)>, Tensor<SmallIn>>);
+  CHECK(dx.batch() == 3);
+  bool nonzero = false;
+  for (float v : dx.span()) nonzero = nonzero || v != 0.f;
+  CHECK(nonzero);
+  x.set_batch(1);
+  CHECK(net.forward(x, Mode::eval).batch() == 1);
+}
+
+TEST_CASE("Network: the input gradient equals finite differences of sum(y * dy)") {
+  SmallNet net(2, 3);
+  Tensor<SmallIn> x(2);
+  Tensor<Shape<5>> dy(2);
+  fill_uniform(x, 4);
+  fill_uniform(dy, 5);
+  auto loss = [&] {
+    const auto& y = net.forward(x, Mode::eval);
+    double s = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) s += double(y.data()[i]) * dy.data()[i];
+    return s;
+  };
+  net.forward(x, Mode::eval);
+  const ref::Vec dx = ref::to_double(net.backward(dy, true).span());
+  ref::FdOptions fd;
+  fd.h = 3e-4;
+  fd.kinks = true;
+  fd.atol = 1e-3;
+  ref::check_gradient(loss, x.data(), dx, fd, "dL/dx");
+}
+
+TEST_CASE("Network: gradients accumulate until zero_grad") {
+  SmallNet net(3, 7);
+  Tensor<SmallIn> x(3);
+  Tensor<Shape<5>> dy(3);
+  fill_uniform(x, 1);
+  fill_uniform(dy, 2);
+  for (float g : all_values(net, true)) REQUIRE(g == 0.f);
+  net.forward(x, Mode::train);
+  net.backward(dy);
+  const auto once = all_values(net, true);
+  std::size_t nonzero = 0;
+  for (float g : once) nonzero += g != 0.f;
+  CHECK(nonzero > once.size() / 2);
+  net.forward(x, Mode::train);
+  net.backward(dy);
+  const auto twice = all_values(net, true);
+  for (std::size_t i = 0; i < once.size(); ++i) REQUIRE(twice[i] == doctest::Approx(2 * once[i]).epsilon(1e-4).scale(1e-6));
+  net.zero_grad();
+  for (float g : all_values(net, true)) REQUIRE(g == 0.f);
+}
+
+TEST_CASE("Network: parameter names are unique paths, sizes add up") {
+  SmallNet net(1);
+  std::set<std::string> names;
+  std::size_t total = 0;
+  for (const auto& p : net.parameters()) {
+    CHECK(names.insert(p.name).second);
+    CHECK(p.size > 0);
+    CHECK(p.value != nullptr);
+    CHECK(p.grad != nullptr);
+    total += p.size;
+  }
+  CHECK(total == net.parameter_count());
+  const auto params = net.parameters();
+  REQUIRE(params.size() == 14);
+  CHECK(params[0].name == "0.weight");
+  CHECK(params[0].size == 8 * 3 * 9);
+  CHECK(params[1].name == "1.weight");
+  CHECK(params[1].kind == ParamKind::norm_weight);
+  CHECK(params[3].name == "3.main.0.weight");
+  CHECK(params[3].size == 16 * 8 * 9);
+  CHECK(params[9].name == "3.shortcut.0.weight");
+  CHECK(params[9].size == 16 * 8);
+  CHECK(params[12].name == "6.weight");
+  CHECK(params[12].size == 16 * 5);
+  CHECK(params[13].name == "6.bias");
+  CHECK(params[13].kind == ParamKind::bias);
+  REQUIRE(net.buffers().size() == 8);  // four batch norms
+  CHECK(net.buffers()[0].name == "1.running_mean");
+  CHECK(net.buffers()[7].name == "3.shortcut.1.running_var");
+}
+
+TEST_CASE("Network: bad batches and a backward before forward throw ctnn::Error") {
+  CHECK_THROWS_WITH_AS(SmallNet(0), doctest::Contains("max_batch must be at least 1"), Error);
+  SmallNet net(2);
+  Tensor<SmallIn> big(3), empty(2, 0);
+  Tensor<Shape<5>> dy(2);
+  big.fill(0.5f);
+  dy.fill(1.f);
+  CHECK_THROWS_WITH_AS(net.backward(dy), "ctnn::Network::backward called before forward", Error);
+  CHECK_THROWS_WITH_AS(net.forward(big), "ctnn::Network::forward: batch 3 exceeds the max_batch 2 the network was built for",
+                       Error);
+  CHECK_THROWS_WITH_AS(net.forward(empty), "ctnn::Network::forward: the input batch is empty", Error);
+  Tensor<SmallIn> x(2);
+  x.fill(0.25f);
+  net.forward(x);
+  dy.set_batch(1);
+  CHECK_THROWS_WITH_AS(net.backward(dy), doctest::Contains("gradient batch 1 differs from the forward batch 2"), Error);
+  dy.set_batch(2);
+  CHECK_NOTHROW(net.backward(dy));
+}
+
+TEST_CASE("Network: the same seed gives the same parameters, outputs and gradients") {
+  SmallNet a(3, 11), b(3, 11), c(3, 12);
+  CHECK(all_values(a, false) == all_values(b, false));
+  CHECK(all_values(a, false) != all_values(c, false));
+  Tensor<SmallIn> x(3);
+  Tensor<Shape<5>> dy(3);
+  fill_uniform(x, 1);
+  fill_uniform(dy, 2);
+  const auto& ya = a.forward(x);
+  const auto& yb = b.forward(x);
+  CHECK(std::equal(ya.span().begin(), ya.span().end(), yb.span().begin()));
+  a.backward(dy);
+  b.backward(dy);
+  CHECK(all_values(a, true) == all_values(b, true));
+  // Evaluation is a pure function of the input.
+  const std::vector<float> first(a.forward(x, Mode::eval).span().begin(), a.forward(x, Mode::eval).span().end());
+  const auto& again = a.forward(x, Mode::eval);
+  CHECK(std::equal(first.begin(), first.end(), again.span().begin()));
+}
+
+TEST_CASE("A ResNet-18 training step allocates nothing after two warm-up steps") {
+  using Net = Network<ResNet18<10>, Shape<3, 32, 32>>;
+  Net net(4, 1);
+  Tensor<Shape<3, 32, 32>> x(4);
+  Tensor<Shape<10>> dy(4);
+  fill_uniform(x, 3);
+  fill_uniform(dy, 4);
+  auto step = [&] {
+    net.zero_grad();
+    net.forward(x, Mode::train);
+    net.backward(dy);
+  };
+  step();
+  step();
+  const auto [news, cs] = allocations_during(step);
+  CHECK_MESSAGE(news == 0, "operator new calls in a training step: " << news);
+  CHECK_MESSAGE(cs == 0, "C allocator calls in a training step: " << cs);
+
+  // Evaluation, and a smaller last batch, allocate nothing either.
+  net.forward(x, Mode::eval);
+  const auto [eval_news, eval_cs] = allocations_during([&] { net.forward(x, Mode::eval); });
+  CHECK(eval_news + eval_cs == 0);
+  x.set_batch(3);
+  dy.set_batch(3);
+  const auto [small_news, small_cs] = allocations_during(step);
+  CHECK_MESSAGE(small_news + small_cs == 0, "allocations in a step of batch 3: " << small_news << " + " << small_cs);
+}
