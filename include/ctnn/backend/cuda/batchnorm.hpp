@@ -4,8 +4,12 @@
 //   forward_train  cudnnBatchNormalizationForwardTraining with exponentialAverageFactor = momentum.
 //                  It normalises by the biased batch variance and folds the unbiased one
 //                  (times M / (M - 1), M = batch * spatial) into the running variance, as PyTorch
-//                  and the CPU backend do. The batch mean and inverse standard deviation
-//                  1/sqrt(var + eps) are saved for backward.
+//                  and the CPU backend do. (cudnn_ops.h only calls it the "moving average of
+//                  variance"; the unbiased estimate is what PyTorch relies on when it delegates to
+//                  cuDNN (pytorch/pytorch#19902) and what MXNet measured (apache/mxnet#21111); the
+//                  GPU parity tests compare running_var with the CPU.) The batch mean and
+//                  resultSaveInvVariance, which holds 1/sqrt(var + eps) despite its name
+//                  (microsoft/onnxruntime#8172), are saved for backward.
 //   forward_eval   cudnnBatchNormalizationForwardInference with the running statistics.
 //   backward       after forward_train: cudnnBatchNormalizationBackward with the saved
 //                  statistics, parameter gradients accumulated (betaParamDiff = 1);
