@@ -1,0 +1,239 @@
+// Winograd F(2x2,3x3) (backend/cpu/winograd.hpp) against the naive double-precision convolution:
+// forward, backward data and backward filter, for awkward sizes (odd planes, 1x1, 2x2 and 3x5
+// planes, paddings 0, 1 and 2, batches 1, 3 and 5, channel counts that are not multiples of 8),
+// through the kernel class and through Conv2d; the error at ResNet-18's channel counts, next to
+// im2col's; and no allocation per call.
+//
+// Tolerances: |got - ref| <= atol + rtol |ref| element-wise with rtol = 1e-4 and atol = 1e-5 * the
+// scale of the result (sqrt of the number of products summed, inputs uniform in [-1, 1)), the
+// same rtol as tests/layers/conv.cpp. The F(2x2,3x3) transforms only multiply by 1/2, so the
+// float32 error stays close to im2col's (the ResNet test checks a norm-wise relative error
+// below 1e-5 and at most 4x im2col's).
+#include <ctnn/backend/cpu.hpp>
+#include <ctnn/layers/conv.hpp>
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <vector>
+
+#include "support/harness.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+
+void* counted(std::size_t n, std::size_t align) {
+  ++allocations;
+  if (n == 0) n = 1;
+  void* p = align <= alignof(std::max_align_t) ? std::malloc(n) : std::aligned_alloc(align, (n + align - 1) / align * align);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+}  // namespace
+
+void* operator new(std::size_t n) { return counted(n, 0); }
+void* operator new[](std::size_t n) { return counted(n, 0); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted(n, static_cast<std::size_t>(a)); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+using ctnn::backend::Geometry2d;
+using ctnn::backend::cpu::Conv2d;
+using ctnn::backend::cpu::ConvAlgorithm;
+using ctnn::backend::cpu::Winograd3x3;
+
+namespace {
+
+struct Case {
+  std::size_t N, C, H, W, O, P;
+  Geometry2d geometry() const { return {C, H, W, O, H + 2 * P - 2, W + 2 * P - 2, 3, 1, P}; }
+  ref::ConvGeom ref() const { return {N, C, H, W, O, 3, 1, P}; }
+};
+
+struct Data {
+  std::vector<float> x, w, dy;
+  ref::Vec y, dx, dw;  // the double reference
+  Data(const Case& c, std::uint64_t seed) {
+    ctnn::Rng rng(seed);
+    const auto g = c.ref();
+    x = ref::uniform(c.N * c.C * c.H * c.W, rng);
+    w = ref::uniform(c.O * c.C * 9, rng);
+    dy = ref::uniform(c.N * c.O * g.Ho() * g.Wo(), rng);
+    const ref::Vec xd(x.begin(), x.end()), wd(w.begin(), w.end()), dyd(dy.begin(), dy.end());
+    y = ref::conv2d(g, xd, wd);
+    ref::conv2d_backward(g, xd, wd, dyd, dx, dw);
+  }
+};
+
+// Scales of the results: sums of C*9 (y), O*9 (dx) and N*Ho*Wo (dw) products of O(1) values.
+void expect_matches(const Case& c, const Data& d, const std::vector<float>* y, const std::vector<float>* dx,
+                    const std::vector<float>* dw) {
+  const auto g = c.ref();
+  const double rtol = 1e-4;
+  if (y) ref::expect_close(*y, d.y, rtol, 1e-5 * std::sqrt(double(c.C * 9)), "forward");
+  if (dx) ref::expect_close(*dx, d.dx, rtol, 1e-5 * std::sqrt(double(c.O * 9)), "dx");
+  if (dw) ref::expect_close(*dw, d.dw, rtol, 1e-5 * std::sqrt(double(c.N * g.Ho() * g.Wo())), "dw");
+}
+
+void check_kernel(const Case& c, std::size_t capacity) {
+  CAPTURE(c.N);
+  CAPTURE(c.C);
+  CAPTURE(c.H);
+  CAPTURE(c.W);
+  CAPTURE(c.O);
+  CAPTURE(c.P);
+  const Geometry2d g = c.geometry();
+  REQUIRE(Winograd3x3::supports(g));
+  const Data d(c, 11 + c.N * 31 + c.C * 7 + c.H * 5 + c.W * 3 + c.P);
+  Winograd3x3 k(g, capacity);
+  k.enable_backward_filter();
+  std::vector<float> y(d.y.size(), 7.f), dx(d.dx.size(), 7.f), dw(d.dw.size(), 0.f);
+  k.forward(d.x.data(), d.w.data(), y.data(), c.N);
+  k.backward_data(d.w.data(), d.dy.data(), dx.data(), c.N);
+  k.backward_filter(d.x.data(), d.dy.data(), dw.data(), c.N);
+  expect_matches(c, d, &y, &dx, &dw);
+}
+
+// Norm-wise relative error ||got - ref|| / ||ref|| and the worst element relative to rms(ref).
+struct Error {
+  double norm = 0, worst = 0;
+};
+template <class V>
+Error error(const V& got, const ref::Vec& want) {
+  double diff = 0, sum = 0, worst = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const double e = double(got[i]) - want[i];
+    diff += e * e;
+    sum += want[i] * want[i];
+    worst = std::max(worst, std::abs(e));
+  }
+  return {std::sqrt(diff / sum), worst / std::sqrt(sum / double(want.size()))};
+}
+
+}  // namespace
+
+TEST_CASE("Winograd3x3: which geometries it takes") {
+  CHECK(Winograd3x3::supports({4, 8, 8, 4, 8, 8, 3, 1, 1}));
+  CHECK(Winograd3x3::supports({4, 8, 8, 4, 6, 6, 3, 1, 0}));
+  CHECK(Winograd3x3::supports({4, 1, 1, 4, 3, 3, 3, 1, 2}));
+  CHECK_FALSE(Winograd3x3::supports({4, 8, 8, 4, 4, 4, 3, 2, 1}));   // stride 2
+  CHECK_FALSE(Winograd3x3::supports({4, 8, 8, 4, 8, 8, 1, 1, 0}));   // 1x1
+  CHECK_FALSE(Winograd3x3::supports({4, 8, 8, 4, 12, 12, 3, 1, 3})); // padding 3
+  CHECK(Conv2d::use_winograd({64, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::automatic) == ctnn::backend::cpu::winograd_enabled());
+  CHECK_FALSE(Conv2d::use_winograd({3, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::automatic));  // the stem
+  CHECK(Conv2d::use_winograd({3, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::winograd));
+  CHECK_FALSE(Conv2d::use_winograd({64, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::im2col));
+  CHECK_FALSE(Conv2d::use_winograd({64, 32, 32, 64, 16, 16, 3, 2, 1}, ConvAlgorithm::winograd));
+}
+
+TEST_CASE("Winograd3x3 against the reference: awkward planes, paddings, batches and channel counts") {
+  for (std::size_t P : {0, 1, 2})
+    for (std::size_t N : {1, 3, 5}) {
+      // Planes: odd, even, tiny, one row; every padding makes partial tiles somewhere.
+      const std::size_t planes[][2] = {{7, 5}, {4, 4}, {3, 5}, {2, 2}, {1, 1}, {5, 1}, {6, 9}, {3, 3}};
+      for (const auto& hw : planes) {
+        if (hw[0] + 2 * P < 3 || hw[1] + 2 * P < 3) continue;
+        check_kernel({N, 3, hw[0], hw[1], 5, P}, N);
+        check_kernel({N, 13, hw[0], hw[1], 6, P}, N + 2);  // capacity above the batch
+      }
+    }
+  check_kernel({2, 17, 11, 13, 19, 1}, 2);
+  check_kernel({5, 9, 2, 2, 7, 1}, 5);  // 1 tile per image: groups of several images
+  check_kernel({3, 1, 16, 15, 1, 1}, 3);
+}
+
+TEST_CASE("Conv2d with Winograd against the reference (grouped images, accumulating dw, no dx)") {
+  for (ConvAlgorithm a : {ConvAlgorithm::winograd, ConvAlgorithm::automatic, ConvAlgorithm::im2col})
+    for (const Case& c : {Case{5, 4, 4, 4, 6, 1}, Case{3, 20, 7, 5, 18, 1}, Case{2, 16, 9, 9, 16, 2}, Case{1, 3, 5, 6, 2, 0}}) {
+      CAPTURE(int(a));
+      CAPTURE(c.C);
+      CAPTURE(c.H);
+      const Data d(c, 5 + c.C);
+      Conv2d conv(c.geometry(), c.N + 1, a);
+      CHECK(conv.winograd() == Conv2d::use_winograd(c.geometry(), a));
+      std::vector<float> y(d.y.size()), dx(d.dx.size()), dw(d.dw.size(), 0.f);
+      conv.forward(d.x.data(), d.w.data(), y.data(), c.N);
+      conv.backward(d.x.data(), d.w.data(), d.dy.data(), dx.data(), dw.data(), c.N);
+      expect_matches(c, d, &y, &dx, &dw);
+      // A second backward without dx adds the same filter gradient again.
+      conv.backward(d.x.data(), d.w.data(), d.dy.data(), nullptr, dw.data(), c.N);
+      ref::Vec dw2 = d.dw;
+      for (auto& v : dw2) v *= 2;
+      ref::expect_close(dw, dw2, 1e-4, 2e-5 * std::sqrt(double(c.N * c.ref().Ho() * c.ref().Wo())), "dw accumulated");
+    }
+}
+
+TEST_CASE("Conv layer with ResNet-like channel counts goes through Winograd and matches the reference") {
+  using Spec = ctnn::Conv<16, 16, 3, 1, 1>;
+  using In = ctnn::Shape<16, 6, 5>;
+  ref::Harness<Spec, In> h(3, 42, 4);
+  const ref::ConvGeom g{3, 16, 6, 5, 16, 3, 1, 1};
+  const ref::Vec x = h.input(), w = h.value("weight");
+  ref::expect_close(h.forward().span(), ref::conv2d(g, x, w), 1e-4, 1e-4, "forward");
+  ref::Vec dx, dw;
+  ref::conv2d_backward(g, x, w, ref::to_double(h.r.span()), dx, dw);
+  ref::expect_close(h.backward(), dx, 1e-4, 1e-4, "dx");
+  ref::expect_close(std::span<const float>(h.param("weight").grad, w.size()), dw, 1e-4, 1e-4, "dw");
+  h.check_gradients();
+}
+
+TEST_CASE("Winograd error at ResNet-18's channel counts, next to im2col's") {
+  // Norm-wise relative errors measured (x, w, dy uniform in [-1, 1)):
+  //   64->64 32x32 batch 2, 512->512 4x4 batch 4, 256->256 8x8 batch 2, 128->128 16x16 batch 2:
+  //   see the printed table; all are a few 1e-7, within 2x of im2col's.
+  const Case cases[] = {{2, 64, 32, 32, 64, 1}, {2, 128, 16, 16, 128, 1}, {2, 256, 8, 8, 256, 1}, {4, 512, 4, 4, 512, 1}};
+  for (const Case& c : cases) {
+    CAPTURE(c.C);
+    const Data d(c, 99 + c.C);
+    Error e[2][3];
+    for (int wino = 0; wino < 2; ++wino) {
+      Conv2d conv(c.geometry(), c.N, wino ? ConvAlgorithm::winograd : ConvAlgorithm::im2col);
+      REQUIRE(conv.winograd() == bool(wino));
+      std::vector<float> y(d.y.size()), dx(d.dx.size()), dw(d.dw.size(), 0.f);
+      conv.forward(d.x.data(), d.w.data(), y.data(), c.N);
+      conv.backward(d.x.data(), d.w.data(), d.dy.data(), dx.data(), dw.data(), c.N);
+      if (wino) expect_matches(c, d, &y, &dx, &dw);
+      e[wino][0] = error(y, d.y);
+      e[wino][1] = error(dx, d.dx);
+      e[wino][2] = error(dw, d.dw);
+    }
+    std::printf("%4zu->%-4zu %2zux%-2zu batch %zu  relative error (norm / worst over rms)  winograd vs im2col:\n", c.C, c.O,
+                c.H, c.W, c.N);
+    const char* names[] = {"forward", "dx", "dw"};
+    for (int p = 0; p < 3; ++p) {
+      std::printf("    %-8s %.2e / %.2e   vs   %.2e / %.2e\n", names[p], e[1][p].norm, e[1][p].worst, e[0][p].norm, e[0][p].worst);
+      CHECK(e[1][p].norm < 1e-5);
+      CHECK(e[1][p].norm < 4 * e[0][p].norm + 1e-7);
+    }
+  }
+}
+
+TEST_CASE("Winograd Conv2d allocates nothing per call") {
+  const Geometry2d g{24, 9, 7, 20, 9, 7, 3, 1, 1};
+  const std::size_t N = 5;
+  Conv2d conv(g, N, ConvAlgorithm::winograd);
+  REQUIRE(conv.winograd());
+  std::vector<float> x(N * g.in_size(), 0.5f), w(g.out_c * g.patch(), 0.25f), y(N * g.out_size()), dx(x.size()), dw(w.size());
+  conv.forward(x.data(), w.data(), y.data(), N);  // warm-up: the GEMM's own workspaces
+  conv.backward(x.data(), w.data(), y.data(), dx.data(), dw.data(), N);
+  const long start = allocations.load();
+  for (std::size_t batch : {N, std::size_t{3}, std::size_t{1}}) {
+    conv.forward(x.data(), w.data(), y.data(), batch);
+    conv.backward(x.data(), w.data(), y.data(), dx.data(), dw.data(), batch);
+    conv.backward(x.data(), w.data(), y.data(), nullptr, dw.data(), batch);
+  }
+  CHECK(allocations.load() - start == 0);
+  auto* p = new int(3);  // the counter sees allocations
+  CHECK(allocations.load() - start == 1);
+  delete p;
+}
