@@ -17,8 +17,11 @@ using namespace ctnn;
 // ---- allocation counting ------------------------------------------------------------------------
 // Every C allocation entry point is replaced by a counting wrapper around glibc's own allocator
 // (__libc_*, exported by glibc); the replaceable global operator new/delete forms count too.
-// Counting is on only while `counting` is set, in any thread.
+// Counting is on only while `counting` is set, in any thread. Without glibc only operator new is
+// counted.
 
+#if defined(__GLIBC__)
+#define CTNN_TEST_COUNT_MALLOC 1
 extern "C" {
 void* __libc_malloc(std::size_t);
 void* __libc_calloc(std::size_t, std::size_t);
@@ -28,8 +31,22 @@ void* __libc_valloc(std::size_t);
 void* __libc_pvalloc(std::size_t);
 void __libc_free(void*);
 }
+#else
+#define CTNN_TEST_COUNT_MALLOC 0
+#endif
 
 namespace {
+// The allocator under operator new: glibc's own, or the C library's.
+#if CTNN_TEST_COUNT_MALLOC
+void* raw_malloc(std::size_t n) { return __libc_malloc(n); }
+void* raw_memalign(std::size_t align, std::size_t n) { return __libc_memalign(align, n); }
+void raw_free(void* p) { __libc_free(p); }
+#else
+void* raw_malloc(std::size_t n) { return std::malloc(n); }
+void* raw_memalign(std::size_t align, std::size_t n) { return std::aligned_alloc(align, (n + align - 1) / align * align); }
+void raw_free(void* p) { std::free(p); }
+#endif
+
 std::atomic<bool> counting{false};
 std::atomic<long> c_allocations{0}, new_allocations{0};
 
@@ -39,12 +56,13 @@ void note_c() {
 void* counted_new(std::size_t n, std::size_t align, bool nothrow) {
   if (counting.load(std::memory_order_relaxed)) new_allocations.fetch_add(1, std::memory_order_relaxed);
   if (n == 0) n = 1;
-  void* p = align > alignof(std::max_align_t) ? __libc_memalign(align, n) : __libc_malloc(n);
+  void* p = align > alignof(std::max_align_t) ? raw_memalign(align, n) : raw_malloc(n);
   if (!p && !nothrow) throw std::bad_alloc();
   return p;
 }
 }  // namespace
 
+#if CTNN_TEST_COUNT_MALLOC
 extern "C" {
 void* malloc(std::size_t n) noexcept { note_c(); return __libc_malloc(n); }
 void* calloc(std::size_t n, std::size_t size) noexcept { note_c(); return __libc_calloc(n, size); }
@@ -70,6 +88,7 @@ void* valloc(std::size_t n) noexcept { note_c(); return __libc_valloc(n); }
 void* pvalloc(std::size_t n) noexcept { note_c(); return __libc_pvalloc(n); }
 void free(void* p) noexcept { __libc_free(p); }
 }
+#endif
 
 void* operator new(std::size_t n) { return counted_new(n, 0, false); }
 void* operator new[](std::size_t n) { return counted_new(n, 0, false); }
@@ -79,18 +98,18 @@ void* operator new(std::size_t n, std::align_val_t a) { return counted_new(n, st
 void* operator new[](std::size_t n, std::align_val_t a) { return counted_new(n, std::size_t(a), false); }
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_new(n, std::size_t(a), true); }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_new(n, std::size_t(a), true); }
-void operator delete(void* p) noexcept { __libc_free(p); }
-void operator delete[](void* p) noexcept { __libc_free(p); }
-void operator delete(void* p, std::size_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::size_t) noexcept { __libc_free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { __libc_free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { __libc_free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { __libc_free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { __libc_free(p); }
+void operator delete(void* p) noexcept { raw_free(p); }
+void operator delete[](void* p) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { raw_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { raw_free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { raw_free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { raw_free(p); }
 
 namespace {
 
@@ -137,7 +156,7 @@ TEST_CASE("The allocation counter sees operator new, malloc and aligned allocati
     Tensor<Shape<4>> t(2);  // aligned operator new
   });
   CHECK(news == 2);
-  CHECK(cs == 2);
+  CHECK(cs == (CTNN_TEST_COUNT_MALLOC ? 2 : 0));
 }
 
 TEST_CASE("Network: construction, shapes of forward and backward") {
@@ -278,10 +297,11 @@ TEST_CASE("Network: the same seed gives the same parameters, outputs and gradien
 }
 
 TEST_CASE("A ResNet-18 training step allocates nothing after two warm-up steps") {
-  using Net = Network<ResNet18<10>, Shape<3, 32, 32>>;
-  Net net(4, 1);
-  Tensor<Shape<3, 32, 32>> x(4);
-  Tensor<Shape<10>> dy(4);
+  // 16x16 inputs instead of CIFAR's 32x32 keep the test fast; every layer and kernel path is the same.
+  using Net = Network<ResNet18<10>, Shape<3, 16, 16>>;
+  Net net(3, 1);
+  Tensor<Shape<3, 16, 16>> x(3);
+  Tensor<Shape<10>> dy(3);
   fill_uniform(x, 3);
   fill_uniform(dy, 4);
   auto step = [&] {
@@ -299,8 +319,8 @@ TEST_CASE("A ResNet-18 training step allocates nothing after two warm-up steps")
   net.forward(x, Mode::eval);
   const auto [eval_news, eval_cs] = allocations_during([&] { net.forward(x, Mode::eval); });
   CHECK(eval_news + eval_cs == 0);
-  x.set_batch(3);
-  dy.set_batch(3);
+  x.set_batch(2);
+  dy.set_batch(2);
   const auto [small_news, small_cs] = allocations_during(step);
-  CHECK_MESSAGE(small_news + small_cs == 0, "allocations in a step of batch 3: " << small_news << " + " << small_cs);
+  CHECK_MESSAGE(small_news + small_cs == 0, "allocations in a step of batch 2: " << small_news << " + " << small_cs);
 }
