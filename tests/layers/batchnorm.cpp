@@ -143,6 +143,7 @@ TEST_CASE("BatchNorm on C x H x W against the reference, batch 1 and 3") {
   check_batchnorm<3, Shape<3, 7, 5>>(1);
   check_batchnorm<3, Shape<3, 7, 5>>(3);
   check_batchnorm<2, Shape<2, 1, 2>>(2);  // four values per channel
+  check_batchnorm<8, Shape<8, 40, 40>>(3);  // large enough for the threaded statistics and apply
 }
 
 TEST_CASE("BatchNorm on flat features (BatchNorm1d) against the reference") {
