@@ -25,6 +25,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../backend/cpu.hpp"  // the CPU is always available: kernels<Cpu> for every layer
 #include "../core/device.hpp"
 #include "../core/parameter.hpp"
 #include "../core/random.hpp"
