@@ -11,7 +11,7 @@ using namespace ctnn;
 namespace {
 
 using Image = Shape<3, 32, 32>;
-using SmallResNet = Seq<Conv<3, 16>, BatchNorm<16>, ReLU, BasicBlock<16, 16>, BasicBlock<16, 32, stride2>,
+using SmallResNet = Seq<Conv<3, 8, 3, 2>, BatchNorm<8>, ReLU, BasicBlock<8, 16, stride2>, BasicBlock<16, 32, stride2>,
                         GlobalAvgPool, Flatten, Linear<32, 10>>;
 
 struct EpochStats {
@@ -47,12 +47,12 @@ TEST_CASE("a small ResNet overfits 64 synthetic images to 100% training accuracy
   options.seed = 3;
   data::Loader loader(train, options);
   Network<SmallResNet, Image> net(64, 11);
-  SGD opt{0.05f, 0.9f, 0.f};
+  SGD opt{0.1f, 0.9f, 0.f};
   Tensor<Shape<10>> grad(64);
 
   EpochStats first = run_epoch(net, opt, loader, 0, grad), last{};
   std::size_t epochs = 1;
-  for (; epochs < 150; ++epochs) {
+  for (; epochs < 300; ++epochs) {
     last = run_epoch(net, opt, loader, epochs, grad);
     if (last.accuracy == 1.0 && last.loss < 0.05) break;
   }
