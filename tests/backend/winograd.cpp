@@ -150,6 +150,15 @@ TEST_CASE("Winograd3x3 against the reference: awkward planes, paddings, batches 
   check_kernel({2, 17, 11, 13, 19, 1}, 2);
   check_kernel({5, 9, 2, 2, 7, 1}, 5);  // 1 tile per image: groups of several images
   check_kernel({3, 1, 16, 15, 1, 1}, 3);
+  // Planes of more than Winograd3x3::max_columns tiles run in blocks of tile rows.
+  check_kernel({2, 3, 40, 37, 4, 1}, 2);   // 20 x 19 tiles: blocks of 14 and 6 rows
+  check_kernel({2, 3, 61, 45, 4, 2}, 3);   // 32 x 24 tiles: 11, 11, 10
+  check_kernel({1, 5, 36, 35, 3, 0}, 1);   // 17 x 17 tiles, odd output
+  {
+    Winograd3x3 k({3, 61, 45, 4, 63, 47, 3, 1, 2}, 2);
+    CHECK(k.group() == 1);
+    CHECK(k.block_rows() < 32);
+  }
 }
 
 TEST_CASE("Conv2d with Winograd against the reference (grouped images, accumulating dw, no dx)") {
