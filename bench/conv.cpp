@@ -97,20 +97,22 @@ void BM_conv_backward(benchmark::State& state) {
 void resnet18_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"in", "out", "hw", "k", "s", "algo"});
   b->Args({3, 64, 32, 3, 1, 1});
-  b->Args({64, 64, 32, 3, 1, 0});
   b->Args({64, 64, 32, 3, 1, 1});
   b->Args({64, 128, 32, 3, 2, 1});
   b->Args({64, 128, 32, 1, 2, 1});
-  b->Args({128, 128, 16, 3, 1, 0});
   b->Args({128, 128, 16, 3, 1, 1});
   b->Args({128, 256, 16, 3, 2, 1});
   b->Args({128, 256, 16, 1, 2, 1});
-  b->Args({256, 256, 8, 3, 1, 0});
   b->Args({256, 256, 8, 3, 1, 1});
   b->Args({256, 512, 8, 3, 2, 1});
   b->Args({256, 512, 8, 1, 2, 1});
-  b->Args({512, 512, 4, 3, 1, 0});
   b->Args({512, 512, 4, 3, 1, 1});
+  // The Winograd layers again on im2col, last (compare_pytorch.py picks the first name that matches
+  // a shape, i.e. the automatic choice).
+  b->Args({64, 64, 32, 3, 1, 0});
+  b->Args({128, 128, 16, 3, 1, 0});
+  b->Args({256, 256, 8, 3, 1, 0});
+  b->Args({512, 512, 4, 3, 1, 0});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
