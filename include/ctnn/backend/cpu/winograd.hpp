@@ -308,7 +308,9 @@ public:
         ps->group = 1;
         ps->block_rows = std::min(ps->th, (max_columns + ps->tw - 1) / ps->tw);
       } else {
-        ps->group = std::clamp<std::size_t>((min_columns + ps->tiles() - 1) / ps->tiles(), 1, batch);
+        // No more images per group than keeps every thread busy at the largest batch (the
+        // per-thread workspaces are sized for a group).
+        ps->group = std::clamp<std::size_t>((min_columns + ps->tiles() - 1) / ps->tiles(), 1, (batch + w - 1) / w);
         ps->block_rows = ps->th;
       }
     }
