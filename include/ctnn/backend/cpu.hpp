@@ -7,6 +7,7 @@
 #include "cpu/gemm.hpp"
 #include "cpu/linear.hpp"
 #include "cpu/pool.hpp"
+#include "cpu/winograd.hpp"
 #include "kernels.hpp"
 
 namespace ctnn::backend {

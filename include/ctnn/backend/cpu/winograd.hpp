@@ -18,9 +18,16 @@
 // G J = P G with P swapping rows 0 and 3, so the transform of rot180(g) is U[P k] (k = 4a + b with
 // a and b both permuted); the swapped channels make the GEMM read U[P k] transposed.
 //
-// The tiles of a group of images lie side by side in V and M (t = image * tiles + tile), so the 16
-// GEMMs are wide enough (>= min_columns) on small planes. Groups run on different threads, each
-// with its own workspace; every buffer is allocated at construction, nothing per call.
+// Work runs in blocks of about 256 tiles (GEMM columns): on small planes the tiles of a group of
+// images lie side by side in V and M (t = image * tiles + tile), so that the 16 GEMMs are wide
+// enough; large planes are cut into blocks of tile rows, so that V and M stay in cache. Blocks run
+// on different threads, each with its own workspace; the filter gradient goes to per-thread
+// accumulators [16][O][C] that are summed and transformed back at the end. Every buffer is
+// allocated at construction (for max_batch and num_threads()), nothing per call.
+//
+// The transforms are plain loops that GCC vectorises: the 16 matrices of V and M lie
+// kstride() apart (not a power of two), and each padded input row is transformed once (d B) and
+// combined down the columns (B^T) from a ring of 4 rows.
 //
 // Accuracy: the F(2x2,3x3) transforms only use additions and halvings, so float32 results stay
 // close to im2col's (tests/backend/winograd.cpp measures both against a double reference).
@@ -123,18 +130,18 @@ inline void input_transform(const Pass& ps, const float* x, std::size_t r0, std:
   for (std::size_t ti = 0; ti < r1 - r0; ++ti) {
     row(2 * ti + 2);
     row(2 * ti + 3);
-    const float* r0 = ring + ((2 * ti) % 4) * 4 * ld;
-    const float* r1 = ring + ((2 * ti + 1) % 4) * 4 * ld;
-    const float* r2 = ring + ((2 * ti + 2) % 4) * 4 * ld;
-    const float* r3 = ring + ((2 * ti + 3) % 4) * 4 * ld;
+    const float* h0 = ring + ((2 * ti) % 4) * 4 * ld;
+    const float* h1 = ring + ((2 * ti + 1) % 4) * 4 * ld;
+    const float* h2 = ring + ((2 * ti + 2) % 4) * 4 * ld;
+    const float* h3 = ring + ((2 * ti + 3) % 4) * 4 * ld;
     float* out = v + ti * tw;
     for (std::size_t b = 0; b < 4; ++b) {
-      const float* a0 = r0 + b * ld;
-      const float* a1 = r1 + b * ld;
-      const float* a2 = r2 + b * ld;
-      const float* a3 = r3 + b * ld;
+      const float* a0 = h0 + b * ld;
+      const float* a1 = h1 + b * ld;
+      const float* a2 = h2 + b * ld;
+      const float* a3 = h3 + b * ld;
       float* o = out + b * ks;
-      // B^T down the columns: rows (r0 - r2, r1 + r2, r2 - r1, r1 - r3).
+      // B^T down the columns: rows (h0 - h2, h1 + h2, h2 - h1, h1 - h3).
 #pragma omp simd
       for (std::size_t j = 0; j < tw; ++j) {
         o[j] = a0[j] - a2[j];
