@@ -75,6 +75,16 @@ void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Ei
 inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (M == 0 || N == 0) return;
+#if CTNN_USE_OPENBLAS
+  if (K > 0) {
+    static std::once_flag single_threaded;
+    std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
+    cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,
+                static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
+                static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
+    return;
+  }
+#endif
   if (beta == 0.f) {
     for (std::size_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, N * sizeof(float));
   } else if (beta != 1.f) {
@@ -82,14 +92,6 @@ inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K
       for (std::size_t j = 0; j < N; ++j) C[i * ldc + j] *= beta;
   }
   if (K == 0 || alpha == 0.f) return;
-#if CTNN_USE_OPENBLAS
-  static std::once_flag single_threaded;
-  std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
-  cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A, static_cast<blasint>(lda),
-              B, static_cast<blasint>(ldb), 1.f, C, static_cast<blasint>(ldc));
-  return;
-#endif
   using Eigen::ColMajor;
   using Eigen::RowMajor;
   const auto m = static_cast<Eigen::Index>(M), n = static_cast<Eigen::Index>(N), k = static_cast<Eigen::Index>(K);
