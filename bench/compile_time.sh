@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Compile time and peak memory of the CPU example as one translation unit at -O2, the number
+# users feel: "how long does my network take to build?". Also the largest test translation unit.
+#   bench/compile_time.sh [compiler]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cxx="${1:-g++}"
+flags=(-std=c++20 -O2 -march=native -fopenmp -DCTNN_USE_OPENBLAS=1 -Iinclude -Itests -I/usr/include/eigen3 -c -o /dev/null)
+measure() {  # name, source
+  local out
+  out=$( { /usr/bin/time -f "%e %M" "$cxx" "${flags[@]}" "$2"; } 2>&1 | tail -1)
+  read -r secs kib <<<"$out"
+  printf "%-44s %8.1f s %9.0f MB\n" "$1" "$secs" "$(echo "$kib / 1024" | bc -l)"
+}
+echo "$("$cxx" --version | head -1), $(nproc) cores"
+measure "examples/cifar10_resnet18 (one TU, -O2)" examples/cifar10_resnet18/main.cpp
+measure "tests/network.cpp (ResNet-18 test TU)" tests/network.cpp
+measure "tests/models/resnet.cpp" tests/models/resnet.cpp
