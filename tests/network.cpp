@@ -18,9 +18,18 @@ using namespace ctnn;
 // Every C allocation entry point is replaced by a counting wrapper around glibc's own allocator
 // (__libc_*, exported by glibc); the replaceable global operator new/delete forms count too.
 // Counting is on only while `counting` is set, in any thread. Without glibc only operator new is
-// counted.
+// counted, and under AddressSanitizer too (it owns the C allocator; replacing malloc around it crashes).
 
-#if defined(__GLIBC__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CTNN_TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CTNN_TEST_ASAN 1
+#endif
+
+#if defined(__GLIBC__) && !defined(CTNN_TEST_ASAN)
 #define CTNN_TEST_COUNT_MALLOC 1
 extern "C" {
 void* __libc_malloc(std::size_t);
@@ -50,7 +59,7 @@ void raw_free(void* p) { std::free(p); }
 std::atomic<bool> counting{false};
 std::atomic<long> c_allocations{0}, new_allocations{0};
 
-void note_c() {
+[[maybe_unused]] void note_c() {
   if (counting.load(std::memory_order_relaxed)) c_allocations.fetch_add(1, std::memory_order_relaxed);
 }
 void* counted_new(std::size_t n, std::size_t align, bool nothrow) {

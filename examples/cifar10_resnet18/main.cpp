@@ -70,7 +70,10 @@ training (defaults follow the standard recipe)
   --seed N               seed for initialisation, shuffling and augmentation (0)
   --threads N            CPU threads (default: all cores / OMP_NUM_THREADS)
   --limit-batches N      train on at most N batches per epoch (quick runs)
-  --on-nan stop|skip     a non-finite loss stops training (default) or skips the batch
+  --on-nan stop|skip     a non-finite loss stops training (default; exit code 3) or skips the
+                         batch (its batch-norm statistics undone). Either way a checkpoint is
+                         never written while a weight, statistic or momentum is not finite
+                         (exit code 3, the previous checkpoint kept)
 output
   --checkpoint PATH      checkpoint written atomically after every epoch (cifar10_resnet18.ckpt)
   --resume               continue from --checkpoint
@@ -242,10 +245,12 @@ public:
   int run() {
     std::size_t first_epoch = 0;
     std::size_t step = 0;
+    std::optional<std::size_t> saved_epoch;  // the epoch the checkpoint at o_.checkpoint holds, if this run knows
     if (o_.resume) {
       const auto state = ctnn::io::load_checkpoint(o_.checkpoint, net_, opt_);
       first_epoch = static_cast<std::size_t>(state.epoch);
       step = static_cast<std::size_t>(state.step);
+      saved_epoch = first_epoch;
       std::printf("resumed from %s: %zu epochs done, step %zu\n", o_.checkpoint.c_str(), first_epoch, step);
       if (first_epoch >= o_.epochs) {
         std::printf("nothing to do: the checkpoint already has %zu of %zu epochs\n", first_epoch, o_.epochs);
@@ -272,22 +277,21 @@ public:
         opt_.lr = lr;
         const std::size_t n = batch->size();
         const auto& x = input(batch->images);
+        if (o_.on_nan == "skip") backup_buffers();  // a skipped batch must not update the running statistics
         const auto& logits = net_.forward(x, ctnn::Mode::train);
         const float loss = ctnn::softmax_cross_entropy(logits, batch->labels, grad_, o_.label_smoothing);
         ++done;
         if (!std::isfinite(loss)) {
           progress.end_line();
           if (o_.on_nan == "skip") {
+            restore_buffers();
             std::printf("step %zu (epoch %zu, batch %zu): loss is %f; skipping this batch\n", step, epoch + 1, done,
                         double(loss));
             ++step;
             continue;
           }
-          std::fprintf(stderr,
-                       "cifar10_resnet18: step %zu (epoch %zu, batch %zu): loss is %f; stopping. The last "
-                       "checkpoint (%s, end of epoch %zu) was not overwritten; resume from it with a lower "
-                       "--lr, or pass --on-nan skip\n",
-                       step, epoch + 1, done, double(loss), o_.checkpoint.c_str(), epoch);
+          std::fprintf(stderr, "cifar10_resnet18: step %zu (epoch %zu, batch %zu): loss is %f; stopping. %s, or pass "
+                       "--on-nan skip\n", step, epoch + 1, done, double(loss), checkpoint_kept(saved_epoch).c_str());
           return 3;
         }
         net_.zero_grad();
@@ -300,6 +304,12 @@ public:
         progress.update(done, seen, loss_sum / double(seen), 100.0 * double(correct) / double(seen), lr);
       }
       progress.end_line();
+      // A weight can overflow without the loss showing it (the last step's update): never save one.
+      if (const std::string bad = first_non_finite(); !bad.empty()) {
+        std::fprintf(stderr, "cifar10_resnet18: end of epoch %zu (step %zu): %s is not finite; stopping. %s\n",
+                     epoch + 1, step, bad.c_str(), checkpoint_kept(saved_epoch).c_str());
+        return 3;
+      }
       const double train_loss = seen ? loss_sum / double(seen) : 0, train_acc = seen ? 100.0 * double(correct) / double(seen) : 0;
       const EvalResult test = evaluate();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -313,6 +323,7 @@ public:
       state.epoch = epoch + 1;
       state.step = step;
       ctnn::io::save_checkpoint(o_.checkpoint, net_, opt_, state);
+      saved_epoch = epoch + 1;
     }
     std::printf("done: history in %s, checkpoint in %s (plot: scripts/plot_history.py %s)\n", o_.log.c_str(),
                 o_.checkpoint.c_str(), o_.log.c_str());
@@ -329,6 +340,51 @@ private:
       D::upload(x_.data(), host.data(), host.bytes());
       return x_;
     }
+  }
+
+  // What stopping leaves behind, for the messages above.
+  std::string checkpoint_kept(const std::optional<std::size_t>& saved_epoch) const {
+    if (saved_epoch)
+      return "The last checkpoint (" + o_.checkpoint + ", end of epoch " + std::to_string(*saved_epoch) +
+             ") was not overwritten; resume from it (--resume) with a lower --lr";
+    return "No checkpoint was written by this run (" + o_.checkpoint +
+           " is untouched); start again with a lower --lr";
+  }
+
+  // The first parameter, batch-norm statistic or momentum buffer holding a NaN or an infinity, as
+  // "parameter '0.weight' (value nan at index 17)"; empty when every value is finite.
+  std::string first_non_finite() {
+    std::vector<float> host;
+    auto scan = [&](const char* kind, const auto& list) -> std::string {
+      for (const auto& t : list) {
+        host.resize(t.size);
+        D::download(host.data(), t.value, t.size * sizeof(float));
+        for (std::size_t i = 0; i < t.size; ++i)
+          if (!std::isfinite(host[i]))
+            return std::string(kind) + " '" + t.name + "' (value " + std::to_string(host[i]) + " at index " +
+                   std::to_string(i) + ")";
+      }
+      return {};
+    };
+    std::string bad = scan("parameter", net_.parameters());
+    if (bad.empty()) bad = scan("batch-norm statistic", net_.buffers());
+    if (bad.empty()) bad = scan("optimizer state", opt_.state(net_.parameters()));
+    return bad;
+  }
+
+  // Host copies of the batch-norm running statistics, to undo the forward pass of a skipped batch.
+  void backup_buffers() {
+    const auto buffers = net_.buffers();
+    buffer_backup_.resize(buffers.size());
+    for (std::size_t i = 0; i < buffers.size(); ++i) {
+      buffer_backup_[i].resize(buffers[i].size);
+      D::download(buffer_backup_[i].data(), buffers[i].value, buffers[i].size * sizeof(float));
+    }
+  }
+  void restore_buffers() {
+    const auto buffers = net_.buffers();
+    for (std::size_t i = 0; i < buffers.size() && i < buffer_backup_.size(); ++i)
+      D::upload(buffers[i].value, buffer_backup_[i].data(), buffers[i].size * sizeof(float));
   }
 
   EvalResult evaluate() {
@@ -361,6 +417,7 @@ private:
   ctnn::Tensor<ctnn::Shape<10>, D> grad_;
   std::size_t steps_per_epoch_ = 0, total_steps_ = 0;
   std::ofstream log_;
+  std::vector<std::vector<float>> buffer_backup_;
 };
 
 int run(const Options& o) {

@@ -263,3 +263,71 @@ TEST_CASE("Split combines with |") {
   static_assert((Split::train | Split::test) == Split::all);
   static_assert(contains(Split::all, Split::test) && !contains(Split::train, Split::test));
 }
+
+TEST_CASE("an oversized file is rejected in strict mode; whole extra records are fine in lax mode") {
+  TempDir dir("oversized");
+  Dataset big;
+  big.class_names.assign(Cifar10::standard_class_names.begin(), Cifar10::standard_class_names.end());
+  big.labels.assign(10'001, 3);
+  big.images.assign(10'001 * image_bytes, 7);
+  write_cifar_binary(dir / "test_batch.bin", big);
+  const std::string msg = error_of([&] { Cifar10::load(dir.path, Split::test); });
+  CHECK(msg.find((dir / "test_batch.bin").string()) != std::string::npos);
+  CHECK(msg.find("is 30733073 bytes (10001 records); expected exactly 30730000 bytes") != std::string::npos);
+  CHECK(Cifar10::load(dir.path, Split::test, {.strict_size = false}).size() == 10'001);
+
+  // One stray byte after 10,000 records: not a whole number of records either way.
+  auto bytes = read_bytes(dir / "test_batch.bin");
+  bytes.resize(30'730'001);
+  write_bytes(dir / "test_batch.bin", bytes);
+  const std::string strict = error_of([&] { Cifar10::load(dir.path, Split::test); });
+  CHECK(strict.find("is 30730001 bytes; expected exactly 30730000") != std::string::npos);
+  const std::string lax = error_of([&] { Cifar10::load(dir.path, Split::test, {.strict_size = false}); });
+  CHECK(lax.find("is truncated: it ends at byte offset 30730001 inside record 10000") != std::string::npos);
+}
+
+TEST_CASE("a folder where a file is expected, or a file where the folder is, is named as such") {
+  TempDir dir("kinds");
+  fs::create_directories(dir / "test_batch.bin");
+  const std::string file_is_dir = error_of([&] { Cifar10::load(dir.path, Split::test, {.strict_size = false}); });
+  CHECK(file_is_dir.find((dir / "test_batch.bin").string() + "' is a folder, not a CIFAR-10 binary file") !=
+        std::string::npos);
+  CHECK(error_of([&] { Cifar10::load_file(dir / "test_batch.bin"); }).find("is a folder") != std::string::npos);
+
+  write_cifar_binary(dir / "plain.bin", make_dataset(1));
+  const std::string dir_is_file = error_of([&] { Cifar10::load(dir / "plain.bin", Split::test); });
+  CHECK(dir_is_file.find((dir / "plain.bin").string() + "' is a regular file, not a folder") != std::string::npos);
+
+  fs::remove(dir / "test_batch.bin");
+  write_cifar_binary(dir / "test_batch.bin", make_dataset(2));
+  fs::create_directories(dir / "batches.meta.txt");
+  const std::string meta = error_of([&] { Cifar10::load(dir.path, Split::test, {.strict_size = false}); });
+  CHECK(meta.find("batches.meta.txt' is a folder, not a text file of class names") != std::string::npos);
+}
+
+TEST_CASE("a path that cannot be examined is a ctnn::Error, not a std::filesystem_error") {
+  TempDir dir("unexaminable");
+  const fs::path long_name = dir / std::string(300, 'x') / "test_batch.bin";  // a component over NAME_MAX
+  const std::string msg = error_of([&] { Cifar10::load_file(long_name); });
+  CHECK(msg.find("cannot examine") != std::string::npos);
+  CHECK_THROWS_AS(Cifar10::load(dir / std::string(300, 'x'), Split::test), ctnn::Error);
+}
+
+TEST_CASE("Cifar10::parse reads bytes in memory with load_file's checks and messages") {
+  TempDir dir("parse");
+  write_cifar_binary(dir / "three.bin", make_dataset(3));
+  auto bytes = read_bytes(dir / "three.bin");
+  const Dataset d = Cifar10::parse(bytes, "three.bin");
+  CHECK(d.labels == make_dataset(3).labels);
+  CHECK(d.images == make_dataset(3).images);
+  CHECK(d.class_names[9] == "truck");
+  CHECK(error_of([&] { Cifar10::parse(bytes, "three.bin", {.strict_size = true}); })
+            .find("'three.bin' is 9219 bytes (3 records); expected exactly 30730000") != std::string::npos);
+  bytes[3073] = 200;
+  CHECK(error_of([&] { Cifar10::parse(bytes, "mem"); }).find("'mem': record 1 at byte offset 3073 has label 200") !=
+        std::string::npos);
+  bytes.resize(100);
+  CHECK(error_of([&] { Cifar10::parse(bytes); }).find("'(memory)' is truncated: it ends at byte offset 100") !=
+        std::string::npos);
+  CHECK(error_of([&] { Cifar10::parse({}); }).find("is empty") != std::string::npos);
+}

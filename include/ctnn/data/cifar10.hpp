@@ -18,7 +18,12 @@
 // 30,730,000 bytes, a file that ends inside a record, a label above 9.
 //
 // Options{.strict_size = false} accepts files of any positive whole number of records (tests, or
-// subsets written with write_cifar_binary). Cifar10::load_file(path, options) reads one file.
+// subsets written with write_cifar_binary). Cifar10::load_file(path, options) reads one file;
+// Cifar10::parse(bytes, name, options) reads the bytes of one file already in memory (an archive
+// member, a download), with the same checks and messages (`name` stands for the file in them).
+// A path that exists but is not a regular file (a folder where a file is expected, or a file where
+// the folder is expected) and a path that cannot be examined (no permission, a name too long) are
+// ctnn::Errors that say so; the library never lets a std::filesystem_error escape.
 //
 // write_cifar_binary(path, dataset, first = 0, count = all) writes images [first, first + count) of
 // a dataset in the same format (labels must fit in a byte), so any Dataset can be saved as a
@@ -31,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -82,8 +88,7 @@ public:
       for (const auto name : train_files) files.push_back(folder / name);
     if (contains(split, Split::test)) files.push_back(folder / test_file);
     if (files.empty()) ctnn::detail::fail("ctnn::data::Cifar10::load: the split selects no files");
-    for (const auto& f : files)
-      if (!fs::is_regular_file(f)) missing(f, "the CIFAR-10 binary file");
+    for (const auto& f : files) require_file(f);
 
     Dataset out;
     out.class_names = read_class_names(folder / meta_file);
@@ -95,7 +100,7 @@ public:
   // Reads one CIFAR-10 binary file (class names: the standard ten). By default any positive whole
   // number of records is accepted; pass Options{.strict_size = true} to require 10,000.
   static Dataset load_file(const std::filesystem::path& file, Options options = {.strict_size = false}) {
-    if (!std::filesystem::is_regular_file(file)) missing(file, "the CIFAR-10 binary file");
+    require_file(file);
     Dataset out;
     out.class_names.assign(standard_class_names.begin(), standard_class_names.end());
     std::vector<std::uint8_t> buffer;
@@ -103,14 +108,30 @@ public:
     return out;
   }
 
+  // Reads the bytes of one CIFAR-10 binary file held in memory (class names: the standard ten),
+  // with load_file's checks; `name` stands for the file in error messages.
+  static Dataset parse(std::span<const std::uint8_t> bytes, const std::string& name = "(memory)",
+                       Options options = {.strict_size = false}) {
+    Dataset out;
+    out.class_names.assign(standard_class_names.begin(), standard_class_names.end());
+    check_size(name, bytes.size(), options);
+    append_records(name, bytes.data(), bytes.size(), out);
+    return out;
+  }
+
   // The class names in `meta` (batches.meta.txt: one per line, empty lines and surrounding spaces
   // skipped; exactly 10 required), or the standard ten when the file does not exist.
   static std::vector<std::string> read_class_names(const std::filesystem::path& meta) {
+    namespace fs = std::filesystem;
     std::vector<std::string> names;
-    if (!std::filesystem::exists(meta)) {
+    const fs::file_type type = file_type(meta);
+    if (type == fs::file_type::not_found) {
       names.assign(standard_class_names.begin(), standard_class_names.end());
       return names;
     }
+    if (type != fs::file_type::regular)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", meta.string(), "' is ", describe(type),
+                         ", not a text file of class names");
     std::ifstream in(meta);
     if (!in) ctnn::detail::fail("ctnn::data::Cifar10: cannot open '", meta.string(), "' for reading");
     std::string line;
@@ -128,6 +149,38 @@ public:
   }
 
 private:
+  // The type of `p` (not_found when it does not exist); a path that cannot be examined is an error.
+  static std::filesystem::file_type file_type(const std::filesystem::path& p) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(p, ec);
+    if (ec && st.type() != std::filesystem::file_type::not_found)
+      ctnn::detail::fail("ctnn::data::Cifar10: cannot examine '", p.string(), "': ", ec.message());
+    return st.type();
+  }
+
+  static const char* describe(std::filesystem::file_type t) {
+    using std::filesystem::file_type;
+    switch (t) {
+      case file_type::regular: return "a regular file";
+      case file_type::directory: return "a folder";
+      case file_type::symlink: return "a symbolic link";
+      case file_type::block: return "a block device";
+      case file_type::character: return "a character device";
+      case file_type::fifo: return "a named pipe";
+      case file_type::socket: return "a socket";
+      default: return "not a regular file";
+    }
+  }
+
+  // A CIFAR-10 binary file must exist and be a regular file.
+  static void require_file(const std::filesystem::path& f) {
+    const auto type = file_type(f);
+    if (type == std::filesystem::file_type::not_found) missing(f, "the CIFAR-10 binary file");
+    if (type != std::filesystem::file_type::regular)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", f.string(), "' is ", describe(type),
+                         ", not a CIFAR-10 binary file; expected a regular file of 3,073-byte records");
+  }
+
   [[noreturn]] static void missing(const std::filesystem::path& p, const char* what) {
     ctnn::detail::fail("ctnn::data::Cifar10: ", what, " '", p.string(),
                  "' does not exist. Download CIFAR-10 (binary version) with "
@@ -138,20 +191,20 @@ private:
 
   static std::filesystem::path resolve_folder(const std::filesystem::path& dir) {
     namespace fs = std::filesystem;
-    if (!fs::is_directory(dir)) missing(dir, "the CIFAR-10 folder");
+    const fs::file_type type = file_type(dir);
+    if (type == fs::file_type::not_found) missing(dir, "the CIFAR-10 folder");
+    if (type != fs::file_type::directory)
+      ctnn::detail::fail("ctnn::data::Cifar10: '", dir.string(), "' is ", describe(type),
+                         ", not a folder; pass the folder that holds data_batch_1.bin ... test_batch.bin");
     const fs::path nested = dir / archive_folder;
-    const bool here = fs::exists(dir / train_files[0]) || fs::exists(dir / test_file);
-    if (!here && fs::is_directory(nested)) return nested;
+    const bool here = file_type(dir / train_files[0]) != fs::file_type::not_found ||
+                      file_type(dir / test_file) != fs::file_type::not_found;
+    if (!here && file_type(nested) == fs::file_type::directory) return nested;
     return dir;
   }
 
-  // Appends the records of `file` to `out` (labels, images); `buffer` holds the whole file.
-  static void append_file(const std::filesystem::path& file, const Options& options,
-                          std::vector<std::uint8_t>& buffer, Dataset& out) {
-    const std::string name = file.string();
-    std::error_code ec;
-    const std::uintmax_t size = std::filesystem::file_size(file, ec);
-    if (ec) ctnn::detail::fail("ctnn::data::Cifar10: cannot get the size of '", name, "': ", ec.message());
+  // Throws unless `size` bytes is a valid file size under `options` (`name` names the file).
+  static void check_size(const std::string& name, std::uintmax_t size, const Options& options) {
     if (size == 0)
       ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is empty (byte offset 0); expected ",
                    options.strict_size ? file_bytes : record_bytes, " bytes or more: records of 1 label byte + ",
@@ -171,6 +224,16 @@ private:
                    " inside record ", size / record_bytes, " (which starts at byte offset ",
                    (size / record_bytes) * record_bytes, "); expected a whole number of ", record_bytes,
                    "-byte records (1 label byte + ", image_bytes, " pixel bytes)");
+  }
+
+  // Appends the records of `file` to `out` (labels, images); `buffer` holds the whole file.
+  static void append_file(const std::filesystem::path& file, const Options& options,
+                          std::vector<std::uint8_t>& buffer, Dataset& out) {
+    const std::string name = file.string();
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(file, ec);
+    if (ec) ctnn::detail::fail("ctnn::data::Cifar10: cannot get the size of '", name, "': ", ec.message());
+    check_size(name, size, options);
     if (size > static_cast<std::uintmax_t>(std::numeric_limits<std::streamsize>::max()))
       ctnn::detail::fail("ctnn::data::Cifar10: '", name, "' is too large (", size, " bytes)");
 
@@ -187,10 +250,16 @@ private:
                      got / record_bytes, " (which starts at byte offset ", (got / record_bytes) * record_bytes,
                      "); expected ", bytes, " bytes (", records, " records of ", record_bytes, " bytes)");
     }
+    append_records(name, buffer.data(), bytes, out);
+  }
 
+  // Appends the records in `data` (`bytes` long, a whole number of records) to `out`; every label
+  // is checked before anything is appended.
+  static void append_records(const std::string& name, const std::uint8_t* data, std::size_t bytes, Dataset& out) {
+    const std::size_t records = bytes / record_bytes;
     const std::size_t first = out.labels.size();
     for (std::size_t r = 0; r < records; ++r) {
-      const std::uint8_t label = buffer[r * record_bytes];
+      const std::uint8_t label = data[r * record_bytes];
       if (label >= num_classes)
         ctnn::detail::fail("ctnn::data::Cifar10: '", name, "': record ", r, " at byte offset ", r * record_bytes,
                      " has label ", static_cast<unsigned>(label), "; expected a class index 0..", num_classes - 1);
@@ -199,7 +268,7 @@ private:
     out.images.resize((first + records) * image_bytes);
     std::uint8_t* dst = out.images.data() + first * image_bytes;
     for (std::size_t r = 0; r < records; ++r) {
-      const std::uint8_t* rec = buffer.data() + r * record_bytes;
+      const std::uint8_t* rec = data + r * record_bytes;
       out.labels[first + r] = static_cast<std::int32_t>(rec[0]);
       std::copy_n(rec + 1, image_bytes, dst + r * image_bytes);
     }

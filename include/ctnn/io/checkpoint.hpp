@@ -309,6 +309,29 @@ void write_checkpoint(const std::string& path, const WriteInput& in) {
 
 // ---- reading ---------------------------------------------------------------------------------
 
+// Text read from a file (a name, the architecture), made safe to quote in an error message: bytes
+// outside printable ASCII become \xNN and a backslash \\, so that a corrupt file cannot cut a
+// message short (a NUL), split it (a newline) or send escape sequences to a terminal; at most 200
+// bytes are shown.
+inline std::string printable(std::string_view s) {
+  constexpr std::size_t shown = 200;
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < shown; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char b[5];
+      std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned>(c));
+      out += b;
+    }
+  }
+  if (s.size() > shown) out += cat("... (", s.size(), " bytes)");
+  return out;
+}
+
 struct TensorRecord {
   std::string name;
   std::uint64_t count = 0;
@@ -402,8 +425,9 @@ inline void parse_tensors(Cursor& c, std::vector<TensorRecord>& out, const char*
   for (std::uint64_t i = 0; i < n; ++i) {
     TensorRecord r;
     r.name = c.str(cat("the name of ", kind, " ", i));
-    r.count = c.u64(cat("the size of ", kind, " '", r.name, "'"));
-    r.offset = c.floats(r.count, cat("the ", r.count, " float32 values of ", kind, " '", r.name, "'"));
+    const std::string shown = printable(r.name);
+    r.count = c.u64(cat("the size of ", kind, " '", shown, "'"));
+    r.offset = c.floats(r.count, cat("the ", r.count, " float32 values of ", kind, " '", shown, "'"));
     out.push_back(std::move(r));
   }
 }
@@ -415,13 +439,13 @@ inline void parse_training(Cursor& c, TrainingState& t) {
   const std::uint64_t metrics = c.u64("the number of metrics");
   for (std::uint64_t i = 0; i < metrics; ++i) {
     std::string key = c.str(cat("the name of metric ", i));
-    const double v = c.f64(cat("the value of metric '", key, "'"));
+    const double v = c.f64(cat("the value of metric '", printable(key), "'"));
     t.metrics[std::move(key)] = v;
   }
   const std::uint64_t notes = c.u64("the number of notes");
   for (std::uint64_t i = 0; i < notes; ++i) {
     std::string key = c.str(cat("the name of note ", i));
-    t.notes[std::move(key)] = c.str(cat("the text of note '", key, "'"));
+    t.notes[std::move(key)] = c.str(cat("the text of note '", printable(key), "'"));
   }
 }
 
@@ -442,7 +466,7 @@ inline void parse_body(const ParseContext& ctx, Cursor& c, ParsedCheckpoint& out
     const std::string name = c.str(cat("the name of section ", i + 1, " ('", expected, "')"));
     if (name != expected)
       ctnn::detail::fail("ctnn::io: checkpoint '", ctx.path, "' is malformed: section ", i + 1, " at byte offset ",
-                         name_at, " is named '", name, "' but '", expected, "' was expected");
+                         name_at, " is named '", printable(name), "' but '", expected, "' was expected");
     const std::uint64_t size = c.u64(cat("the size of section '", name, "'"));
     const std::size_t begin = c.pos();
     const bool complete = size <= c.end() - begin;
@@ -543,13 +567,13 @@ void check_tensors(const std::string& path, const char* kind, const std::vector<
                        owner, " has ", expected.size(),
                        records.empty() || expected.empty()
                            ? std::string{}
-                           : cat(" (the first is '", records[0].name, "' in the checkpoint and '", expected[0].name,
+                           : cat(" (the first is '", printable(records[0].name), "' in the checkpoint and '", expected[0].name,
                                  "' in ", owner, ")"));
   for (std::size_t i = 0; i < records.size(); ++i) {
     const auto& r = records[i];
     const auto& e = expected[i];
     if (r.name != e.name)
-      ctnn::detail::fail("ctnn::io: checkpoint '", path, "': ", kind, " ", i, " is '", r.name,
+      ctnn::detail::fail("ctnn::io: checkpoint '", path, "': ", kind, " ", i, " is '", printable(r.name),
                          "' in the checkpoint but '", e.name, "' in ", owner);
     if (r.count != e.size)
       ctnn::detail::fail("ctnn::io: checkpoint '", path, "': ", kind, " '", r.name, "' holds ", r.count,
@@ -561,8 +585,8 @@ template <class Net>
 void check_network(const std::string& path, const ParsedCheckpoint& ckpt, const Net& net) {
   const std::string arch = Net::architecture();
   if (ckpt.architecture != arch)
-    ctnn::detail::fail("ctnn::io: checkpoint '", path, "' holds '", ckpt.architecture, "' but the network is '",
-                       arch, "'");
+    ctnn::detail::fail("ctnn::io: checkpoint '", path, "' holds '", printable(ckpt.architecture),
+                       "' but the network is '", arch, "'");
   check_tensors(path, "parameter", ckpt.parameters, std::span<const Parameter>(net.parameters()), "the network");
   check_tensors(path, "buffer", ckpt.buffers, std::span<const Buffer>(net.buffers()), "the network");
   const std::uint64_t hash = fnv1a64(architecture_signature(net));

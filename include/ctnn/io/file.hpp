@@ -1,16 +1,26 @@
 #pragma once
 // Whole-file reads and atomic file replacement (POSIX).
 //
-// AtomicFileWriter writes to "<path>.tmp.<pid>" in the target's directory; commit() flushes,
-// fsyncs and closes it, renames it over <path> and fsyncs the directory, so <path> always holds
-// either the previous complete file or the new complete file, never a partial one. Any failure
-// throws ctnn::Error naming the path and the OS error (strerror); destroying a writer that was not
-// committed (an exception unwinding through it) closes and removes the temporary file.
+// AtomicFileWriter writes to "<path>.tmp.<pid>" in the target's directory; commit() flushes and
+// fsyncs it, renames it over <path>, closes it and fsyncs the directory, so <path> always holds
+// either the previous complete file or the new complete file, never a partial one, whenever the
+// process dies (SIGKILL, a crash, power loss after the fsync). Any failure throws ctnn::Error
+// naming the path and the OS error (strerror); destroying a writer that was not committed (an
+// exception unwinding through it) closes and removes the temporary file.
+//
+// A process killed during a save cannot remove its temporary file, so the writer holds an
+// exclusive flock(2) on it while it exists, and every successful commit removes the stale
+// "<path>.tmp.<digits>" files of the same <path> whose lock it can take (their writers are dead:
+// the kernel drops a lock when its process dies). A live writer's file is locked and left alone;
+// on file systems without flock nothing is removed. At most one stale file per killed save
+// therefore exists, and only until the next successful save of the same path.
 //
 // The library does not touch signal dispositions: a process that runs under RLIMIT_FSIZE and wants
 // an error instead of death by SIGXFSZ ignores that signal itself.
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +38,12 @@ namespace ctnn::io {
 namespace detail {
 
 inline std::string os_error(int err) { return std::strerror(err); }
+
+// The file name of `path` (everything after the last '/').
+inline std::string base_name(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
 
 // The directory holding `path` ("." for a bare file name, "/" for a file in the root).
 inline std::string parent_directory(const std::string& path) {
@@ -77,11 +93,26 @@ public:
   // Creates (or truncates) "<path>.tmp.<pid>". `what` names the kind of file in messages.
   explicit AtomicFileWriter(std::string path, const char* what = "file")
       : path_(std::move(path)), temp_(path_ + ".tmp." + std::to_string(::getpid())), what_(what) {
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd_ < 0) {
-      const int err = errno;
-      removed_ = true;  // nothing was created
-      fail_os("cannot create the temporary file '" + temp_ + "'", err);
+    for (int attempt = 0;; ++attempt) {
+      fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+      if (fd_ < 0) {
+        const int err = errno;
+        removed_ = true;  // nothing was created
+        fail_os("cannot create the temporary file '" + temp_ + "'", err);
+      }
+      // Lock it, so that another process's commit() does not take it for a dead writer's file,
+      // then check that it was not removed as such between the open and the lock.
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+      struct stat mine {}, named {};
+      if (::fstat(fd_, &mine) != 0 || ::stat(temp_.c_str(), &named) != 0 || mine.st_ino != named.st_ino ||
+          mine.st_dev != named.st_dev) {
+        ::close(std::exchange(fd_, -1));
+        if (attempt < 8) continue;
+        removed_ = true;
+        fail_os("the temporary file '" + temp_ + "' keeps disappearing", EAGAIN);
+      }
+      break;
     }
     buffer_.reserve(buffer_capacity);
   }
@@ -115,15 +146,17 @@ public:
       const int err = errno;
       fail_os("cannot sync '" + temp_ + "' to disk", err);
     }
-    if (::close(std::exchange(fd_, -1)) != 0) {
-      const int err = errno;
-      fail_os("cannot close '" + temp_ + "'", err);
-    }
+    // Renamed while still open (and locked), so that no other writer's clean-up can remove it first.
     if (::rename(temp_.c_str(), path_.c_str()) != 0) {
       const int err = errno;
       fail_os("cannot rename '" + temp_ + "' to '" + path_ + "'", err);
     }
     committed_ = true;
+    if (::close(std::exchange(fd_, -1)) != 0) {
+      const int err = errno;
+      if (err != EINTR) fail_os("wrote it, but cannot close it", err);
+    }
+    remove_stale_temporaries();
     // The rename is only durable once the directory entry is: sync the directory too. File systems
     // that cannot sync a directory (EINVAL) give no stronger guarantee, so that is not an error.
     const std::string dir = detail::parent_directory(path_);
@@ -141,6 +174,29 @@ public:
 
 private:
   static constexpr std::size_t buffer_capacity = std::size_t{1} << 20;
+
+  // Removes "<path>.tmp.<digits>" files in the target's directory that no live writer holds (see
+  // the notes at the top). Best effort: anything unexpected leaves the file where it is.
+  void remove_stale_temporaries() const noexcept {
+    const std::string dir = detail::parent_directory(path_);
+    const std::string prefix = detail::base_name(path_) + ".tmp.";
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+      if (name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) continue;
+      const std::string stale = dir + "/" + name;
+      const int fd = ::open(stale.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+      if (fd < 0) continue;
+      struct stat held {}, named {};
+      if (::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+          ::lstat(stale.c_str(), &named) == 0 && held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+        ::unlink(stale.c_str());
+      ::close(fd);
+    }
+    ::closedir(d);
+  }
 
   [[noreturn]] void fail_os(const std::string& action, int err) {
     discard();
