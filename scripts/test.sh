@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
-# The one test command: installs what is missing, builds everything in Release, runs every test.
+# The one test command: installs what is missing, builds everything in Release and runs every test,
+# then builds the tests and examples again with AddressSanitizer + UndefinedBehaviorSanitizer (the
+# asan preset) and runs them there too (all but the compile-fail and package tests, which test the
+# compiler and CMake rather than code that runs). A sanitizer report fails the test that caused it.
+#
+#   scripts/test.sh            release, then asan (what CI runs)
+#   scripts/test.sh release    one of them
+#   scripts/test.sh asan
 set -euo pipefail
 cd "$(dirname "$0")/.."
+presets=("$@")
+[[ ${#presets[@]} -gt 0 ]] || presets=(release asan)
+for p in "${presets[@]}"; do
+  [[ $p == release || $p == asan ]] || { echo "test.sh: unknown preset '$p' (release, asan)" >&2; exit 2; }
+done
 bash scripts/install_deps.sh
-cmake --preset release
-cmake --build --preset release -j "$(nproc)"
-ctest --preset release -j "$(nproc)"
+for p in "${presets[@]}"; do
+  echo "test.sh: === $p ==="
+  cmake --preset "$p"
+  cmake --build --preset "$p" -j "$(nproc)"
+  ctest --preset "$p" -j "$(nproc)"
+done
