@@ -39,6 +39,7 @@ command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (apt-get install
 [[ -d $eigen ]] || { echo "fuzz.sh: Eigen headers not found in $eigen (apt-get install libeigen3-dev)" >&2; exit 2; }
 
 mkdir -p "$dir/bin"
+# shellcheck disable=SC2054  # the commas belong to -fsanitize=
 common=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
         -Iinclude -I"$eigen" -Wall -Wextra)
 

@@ -137,7 +137,7 @@ TEST_CASE("fuzz replay: a grown corpus (CTNN_FUZZ_CORPUS)") {
     ctnn_fuzz::cifar10_one(input.data(), input.size());
     ++n;
   }
-  MESSAGE("replayed ", n, " corpus inputs from ", dir);
+  MESSAGE("replayed ", n, " corpus inputs from ", std::string(dir));
 }
 
 TEST_CASE("fuzz replay: text from a corrupt checkpoint is escaped and shortened in messages") {
