@@ -1,0 +1,60 @@
+// Compiles one file of kernels once per instruction set (no include guard: included once per
+// kernel file). Define CTNN_ISA_KERNELS to the file's name, then include this header inside the
+// namespace the kernels belong to:
+//
+//   #define CTNN_ISA_KERNELS "winograd_transforms.inl"
+//   #include "for_each_isa.hpp"
+//
+// The kernel file puts its code into `namespace CTNN_ISA_NAMESPACE { ... }`, which is baseline,
+// avx2 or avx512 in turn; everything it defines, lambdas included, is compiled for that set (the
+// target pragmas apply to every function defined between them). The baseline copy gets the
+// translation unit's own flags, so -march=native makes it as fast as the CPU allows.
+//
+// The kernel file must not include headers itself (a header first included inside a target
+// region would be compiled for that target only): include what it needs before this header.
+
+#ifndef CTNN_ISA_DISPATCH
+#error "include isa.hpp (outside any namespace) before for_each_isa.hpp"
+#endif
+#ifndef CTNN_ISA_KERNELS
+#error "define CTNN_ISA_KERNELS to the kernel file before including for_each_isa.hpp"
+#endif
+
+#define CTNN_ISA_NAMESPACE baseline
+#include CTNN_ISA_KERNELS
+#undef CTNN_ISA_NAMESPACE
+
+#if CTNN_ISA_DISPATCH
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define CTNN_ISA_NAMESPACE avx2
+#include CTNN_ISA_KERNELS
+#undef CTNN_ISA_NAMESPACE
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+// GCC's generic tuning would otherwise stay with 256-bit vectors.
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")
+#endif
+#define CTNN_ISA_NAMESPACE avx512
+#include CTNN_ISA_KERNELS
+#undef CTNN_ISA_NAMESPACE
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif  // CTNN_ISA_DISPATCH
+
+#undef CTNN_ISA_KERNELS
