@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cxx="${1:-g++}"
-flags=(-std=c++20 -O2 -march=native -fopenmp -DCTNN_USE_OPENBLAS=1 -Iinclude -Itests -I/usr/include/eigen3 -c -o /dev/null)
+flags=(-std=c++20 -O2 -fopenmp -DCTNN_USE_OPENBLAS=1 -Iinclude -Itests -I/usr/include/eigen3 -c -o /dev/null)
 measure() {  # name, source
   local out
   out=$( { /usr/bin/time -f "%e %M" "$cxx" "${flags[@]}" "$2"; } 2>&1 | tail -1)

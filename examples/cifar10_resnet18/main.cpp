@@ -258,8 +258,11 @@ public:
       }
     }
     open_log(first_epoch > 0);
+    std::string device = D::name;
+    if constexpr (std::is_same_v<D, ctnn::Cpu>)
+      device += ctnn::detail::cat(" (", ctnn::num_threads(), " threads, ", ctnn::backend::cpu::name(ctnn::backend::cpu::active_isa()), ")");
     std::printf("ResNet-18 on %s: %zu parameters, %zu train / %zu test images, batch %zu, %zu steps per epoch, %s\n",
-                D::name, net_.parameter_count(), train_loader_.size(), test_loader_.size(), o_.batch,
+                device.c_str(), net_.parameter_count(), train_loader_.size(), test_loader_.size(), o_.batch,
                 steps_per_epoch_, o_.schedule.c_str());
 
     Progress progress;
