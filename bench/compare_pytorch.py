@@ -5,6 +5,11 @@ Runs the ctnn benchmark binaries (bench_conv, bench_network) and the same work i
 same thread count, then prints one table of rates and ratios (ctnn / PyTorch; above 1 means ctnn is
 faster). Rates are medians over repetitions.
 
+Rows: the ResNet-18 training step and inference, then per convolution of ResNet-18 on CIFAR-10
+(skipped with --quick) forward, backward data (PyTorch: torch.autograd.grad with respect to the
+input only), backward filter (with respect to the weight only) and backward data + filter together
+("bwd", what a training step runs; twice the FLOPs).
+
 usage: bench/compare_pytorch.py [--build build/release] [--threads 2] [--batch 64] [--reps 5] [--quick]
 """
 import argparse
@@ -129,7 +134,8 @@ def main():
                      median_rate(lambda: m(x), b, args.reps, 2)))
 
     if not args.quick and b == 64:
-        convs = ctnn_bench(args.build, "bench_conv", "BM_conv_(forward|backward)/", args.threads, args.reps)
+        convs = ctnn_bench(args.build, "bench_conv", "BM_conv_(forward|backward|backward_data|backward_filter)/",
+                           args.threads, args.reps)
         for (ci, co, hw, k, s) in CONVS:
             key = f"in:{ci}/out:{co}/hw:{hw}/k:{k}/s:{s}/"
             xt = torch.randn(64, ci, hw, hw, requires_grad=True)
@@ -140,11 +146,17 @@ def main():
                 fwd = median_rate(lambda: F.conv2d(xt, wt, stride=s, padding=k // 2), flops, args.reps) / 1e9
             out = F.conv2d(xt, wt, stride=s, padding=k // 2)
             gy = torch.randn_like(out)
-            bwd = median_rate(lambda: torch.autograd.grad(out, (xt, wt), gy, retain_graph=True), 2 * flops,
-                              args.reps) / 1e9
+            # grad asks for the listed inputs only, so the backward computes just those gradients.
+            def grad(wrt, work):
+                return median_rate(lambda: torch.autograd.grad(out, wrt, gy, retain_graph=True), work,
+                                   args.reps) / 1e9
+
             name = f"conv {ci}->{co} {k}x{k}/{s} @{hw}"
-            rows.append((name + " fwd", "GFLOP/s", pick(convs, "BM_conv_forward/" + key)["GFLOP/s"] / 1e9, fwd))
-            rows.append((name + " bwd", "GFLOP/s", pick(convs, "BM_conv_backward/" + key)["GFLOP/s"] / 1e9, bwd))
+            for suffix, bench, torch_rate in [(" fwd", "BM_conv_forward/", fwd),
+                                              (" bwd data", "BM_conv_backward_data/", grad((xt,), flops)),
+                                              (" bwd filter", "BM_conv_backward_filter/", grad((wt,), flops)),
+                                              (" bwd", "BM_conv_backward/", grad((xt, wt), 2 * flops))]:
+                rows.append((name + suffix, "GFLOP/s", pick(convs, bench + key)["GFLOP/s"] / 1e9, torch_rate))
 
     print(f"ctnn vs PyTorch {torch.__version__}, {args.threads} threads, median of {args.reps}")
     print(f"{'':44} {'unit':>8} {'ctnn':>10} {'PyTorch':>10} {'ratio':>7}")

@@ -1,17 +1,32 @@
 // Convolution microbenchmarks: every distinct convolution of ResNet-18 on CIFAR-10 (batch 64),
-// forward, backward data and backward filter, in GFLOP/s (2 * MACs per second) and as a fraction of
-// the GEMM rate this machine reaches on one large sgemm in the same run.
+// forward, backward data, backward filter and backward data + filter together, in GFLOP/s
+// (2 * MACs per second), img/s, and of_gemm: the GFLOP/s as a fraction of the rate ctnn's own
+// sgemm (backend/cpu/gemm.hpp) reaches on the convolution's im2col GEMM in the same process.
+//
+// of_gemm's reference, one definition for every pass: the forward im2col GEMM of the whole batch,
+// M = out_c, K = in_c * k * k, N = batch * Ho * Wo, split by columns into one single-threaded GEMM
+// per thread (ctnn's thread count, sharing A, as the convolutions run), each thread's N capped at
+// 2048 columns (wide enough for a GEMM's full rate; the cap bounds the buffers). It is measured
+// once per shape and process, the median of 5 timed runs of about 50 ms each. The backward passes
+// run transposed GEMMs of the same size, so of_gemm says how far each pass is from the GEMM it
+// amounts to. of_gemm is a rate counter divided by a fixed rate, so the console prints it with a
+// stray "/s"; the JSON value is the plain fraction.
 //
 // The last argument picks the algorithm: algo=0 im2col + GEMM, algo=1 automatic (Winograd
 // F(2x2,3x3) for the 3x3 stride-1 layers with >= 16 channels, unless CTNN_WINOGRAD=0). The 3x3
 // stride-1 shapes run with both, so one run compares them. GFLOP/s always counts the direct
-// convolution's 2 * MACs, so Winograd's figure is an effective rate.
+// convolution's 2 * MACs, so Winograd's figure (and its of_gemm, which can exceed 1) is an
+// effective rate.
 #include <benchmark/benchmark.h>
 
 #include <ctnn/backend/cpu.hpp>
 #include <ctnn/core/random.hpp>
 #include <ctnn/core/threading.hpp>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <map>
 #include <vector>
 
 namespace {
@@ -19,6 +34,7 @@ namespace {
 using ctnn::backend::Geometry2d;
 using ctnn::backend::cpu::Conv2d;
 using ctnn::backend::cpu::ConvAlgorithm;
+using ctnn::backend::cpu::Trans;
 
 constexpr std::size_t batch = 64;
 
@@ -51,11 +67,56 @@ struct Buffers {
   }
 };
 
-void set_rate(benchmark::State& state, const Geometry2d& g) {
-  const double flops = 2.0 * double(batch) * double(g.out_size()) * double(g.patch());
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1000);
+// FLOP/s of one [M,K] x [K,N] sgemm per thread, all threads at once (A shared, B and C per thread);
+// measured once per shape and thread count, the median of 5 timed runs of about 50 ms.
+double gemm_rate(std::size_t M, std::size_t N, std::size_t K) {
+  static std::map<std::array<std::size_t, 4>, double> cache;
+  const int threads = std::max(1, ctnn::num_threads());
+  const auto T = static_cast<std::size_t>(threads);
+  const std::array<std::size_t, 4> key{M, N, K, T};
+  if (const auto it = cache.find(key); it != cache.end()) return it->second;
+
+  std::vector<float> a(M * K), b(T * K * N), c(T * M * N);
+  ctnn::Rng rng(2);
+  for (auto& v : a) v = rng.uniform(-1, 1);
+  for (auto& v : b) v = rng.uniform(-1, 1);
+  const auto run = [&] {
+    ctnn::detail::parallel_for(T, threads, [&](std::size_t i, int) {
+      ctnn::backend::cpu::gemm(Trans::no, Trans::no, M, N, K, 1.f, a.data(), K, b.data() + i * K * N, N, 0.f,
+                               c.data() + i * M * N, N);
+    });
+  };
+  using clock = std::chrono::steady_clock;
+  const auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  auto start = clock::now();
+  run();  // also sizes the GEMM workspaces
+  const double first = seconds(clock::now() - start);
+  const int reps = static_cast<int>(std::clamp(0.05 / std::max(first, 1e-9), 1.0, 10000.0));
+  std::array<double, 5> rates{};
+  for (auto& r : rates) {
+    start = clock::now();
+    for (int i = 0; i < reps; ++i) run();
+    benchmark::DoNotOptimize(c.data());
+    r = 2.0 * double(M) * double(N) * double(K) * double(T) * reps / seconds(clock::now() - start);
+  }
+  std::nth_element(rates.begin(), rates.begin() + 2, rates.end());
+  return cache.emplace(key, rates[2]).first->second;
+}
+
+// of_gemm's reference for geometry g (see the top of the file).
+double reference_rate(const Geometry2d& g) {
+  const auto T = static_cast<std::size_t>(std::max(1, ctnn::num_threads()));
+  const std::size_t columns = std::min<std::size_t>((batch * g.out_plane() + T - 1) / T, 2048);
+  return gemm_rate(g.out_c, columns, g.patch());
+}
+
+// `passes` is 2 when one iteration runs backward data and backward filter.
+void set_rate(benchmark::State& state, const Geometry2d& g, double passes = 1) {
+  const double flops = passes * 2.0 * double(batch) * double(g.out_size()) * double(g.patch());
+  const double done = flops * double(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(done, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["of_gemm"] = benchmark::Counter(done / reference_rate(g), benchmark::Counter::kIsRate);
 }
 
 void BM_conv_forward(benchmark::State& state) {
@@ -65,6 +126,17 @@ void BM_conv_forward(benchmark::State& state) {
   for (auto _ : state) {
     conv.forward(b.x.data(), b.w.data(), b.y.data(), batch);
     benchmark::DoNotOptimize(b.y.data());
+  }
+  set_rate(state, g);
+}
+
+void BM_conv_backward_data(benchmark::State& state) {
+  const Geometry2d g = geometry(state);
+  Buffers b(g);
+  Conv2d conv = make_conv(state, g);
+  for (auto _ : state) {
+    conv.backward(b.x.data(), b.w.data(), b.y.data(), b.dx.data(), nullptr, batch);
+    benchmark::DoNotOptimize(b.dx.data());
   }
   set_rate(state, g);
 }
@@ -89,9 +161,7 @@ void BM_conv_backward(benchmark::State& state) {
     conv.backward(b.x.data(), b.w.data(), b.y.data(), b.dx.data(), b.dw.data(), batch);
     benchmark::DoNotOptimize(b.dx.data());
   }
-  const double flops = 4.0 * double(batch) * double(g.out_size()) * double(g.patch());
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1000);
+  set_rate(state, g, 2);
 }
 
 void resnet18_shapes(benchmark::internal::Benchmark* b) {
@@ -119,6 +189,7 @@ void resnet18_shapes(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(BM_conv_forward)->Apply(resnet18_shapes);
+BENCHMARK(BM_conv_backward_data)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward_filter)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward)->Apply(resnet18_shapes);
 

@@ -1,6 +1,7 @@
 // Layer-level benchmarks at ResNet-18 sizes (batch 64): batch norm forward/backward, fused against
-// unfused element-wise work (what the expression templates save), Linear, softmax cross-entropy,
-// the optimizer step over all ResNet-18 parameters, and the data loader on its own.
+// unfused element-wise work (residual add + ReLU, inference batch norm + ReLU: what the expression
+// templates save), Linear, softmax cross-entropy, the optimizer step over all ResNet-18 parameters,
+// and the data loader on its own.
 #include <benchmark/benchmark.h>
 
 #include <ctnn/ctnn.hpp>
@@ -11,6 +12,7 @@ namespace {
 
 constexpr std::size_t batch = 64;
 using Act = ctnn::Shape<64, 32, 32>;  // the largest ResNet-18 activation
+using PerChannel = ctnn::Shape<ctnn::channels_v<Act>>;
 
 template <class S>
 ctnn::Tensor<S> random_tensor(std::size_t n, std::uint64_t seed) {
@@ -66,6 +68,31 @@ void BM_residual_relu_unfused(benchmark::State& state) {
   bytes_counter(state, 3.0 * double(a.bytes()));
 }
 
+// Batch norm in inference form + ReLU, relu(x * scale[c] + shift[c]), in one pass ...
+void BM_bn_apply_relu_fused(benchmark::State& state) {
+  auto x = random_tensor<Act>(batch, 1);
+  const auto scale = random_tensor<PerChannel>(1, 2), shift = random_tensor<PerChannel>(1, 3);
+  ctnn::Tensor<Act> y(batch);
+  for (auto _ : state) {
+    ctnn::expr::assign(y, ctnn::expr::relu(x * ctnn::expr::channel(scale) + ctnn::expr::channel(shift)));
+    benchmark::DoNotOptimize(y.data());
+  }
+  bytes_counter(state, 2.0 * double(x.bytes()));
+}
+
+// ... against the batch-norm output written out and read back by a separate ReLU.
+void BM_bn_apply_relu_unfused(benchmark::State& state) {
+  auto x = random_tensor<Act>(batch, 1);
+  const auto scale = random_tensor<PerChannel>(1, 2), shift = random_tensor<PerChannel>(1, 3);
+  ctnn::Tensor<Act> t(batch), y(batch);
+  for (auto _ : state) {
+    ctnn::expr::assign(t, x * ctnn::expr::channel(scale) + ctnn::expr::channel(shift));
+    ctnn::expr::assign(y, ctnn::expr::relu(t));
+    benchmark::DoNotOptimize(y.data());
+  }
+  bytes_counter(state, 2.0 * double(x.bytes()));
+}
+
 void BM_linear_forward_backward(benchmark::State& state) {
   ctnn::Rng rng(1);
   ctnn::layer_t<ctnn::Linear<512, 10>, ctnn::Shape<512>> fc(batch, rng);
@@ -113,6 +140,8 @@ BENCHMARK(BM_batchnorm_forward_train)->Unit(benchmark::kMicrosecond)->UseRealTim
 BENCHMARK(BM_batchnorm_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_relu_fused)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_residual_relu_unfused)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_bn_apply_relu_fused)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_bn_apply_relu_unfused)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_linear_forward_backward)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_softmax_cross_entropy)->Arg(128)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BM_sgd_step_resnet18)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();

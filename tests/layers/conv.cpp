@@ -1,6 +1,6 @@
 // Conv against a naive double-precision convolution: forward, backward data and backward filter,
 // for kernels 1, 3 and 7, strides 1 and 2, padding 0, 1 and 3, batches 1 and 3, non-square inputs;
-// and by finite differences.
+// and by finite differences; the CPU backend's backward without the filter gradient (dw == nullptr).
 #include <ctnn/layers/conv.hpp>
 #include <doctest/doctest.h>
 
@@ -117,4 +117,45 @@ TEST_CASE("Conv on small planes: several images share one GEMM (groups of unequa
     check_conv<4, 6, 1, 2, 0, 4, 4>(batch);
   }
   check_conv<3, 4, 3, 1, 1, 4, 3>(5, true);
+}
+
+TEST_CASE("Conv2d backward with dw == nullptr: the same dx as with dw, x never read") {
+  using ctnn::backend::Geometry2d;
+  using ctnn::backend::cpu::Conv2d;
+  using ctnn::backend::cpu::ConvAlgorithm;
+  struct Case {
+    Geometry2d g;
+    std::size_t batch;
+    ConvAlgorithm algorithm;
+  };
+  // in_c, in_h, in_w, out_c, out_h, out_w, kernel, stride, pad
+  const Case cases[] = {
+      {{4, 7, 5, 6, 4, 3, 3, 2, 1}, 5, ConvAlgorithm::im2col},    // strided 3x3, grouped images
+      {{3, 6, 5, 4, 6, 5, 3, 1, 1}, 1, ConvAlgorithm::im2col},    // one image per GEMM
+      {{4, 4, 4, 6, 4, 4, 1, 1, 0}, 5, ConvAlgorithm::im2col},    // direct 1x1, gathered
+      {{4, 4, 4, 6, 4, 4, 1, 1, 0}, 1, ConvAlgorithm::im2col},    // direct 1x1, straight into dx
+      {{16, 6, 5, 16, 6, 5, 3, 1, 1}, 3, ConvAlgorithm::winograd},
+  };
+  for (const Case& c : cases) {
+    const Geometry2d& g = c.g;
+    CAPTURE(g.in_c);
+    CAPTURE(g.kernel);
+    CAPTURE(g.stride);
+    CAPTURE(c.batch);
+    Conv2d conv(g, c.batch + 1, c.algorithm);
+    CHECK(conv.winograd() == (c.algorithm == ConvAlgorithm::winograd));
+    Rng rng(7 + c.batch);
+    const auto x = ref::uniform(c.batch * g.in_size(), rng), w = ref::uniform(g.out_c * g.patch(), rng),
+               dy = ref::uniform(c.batch * g.out_size(), rng);
+    std::vector<float> dx_both(x.size(), -7.f), dx_only(x.size(), -7.f), dw(w.size(), 0.f);
+    conv.backward(x.data(), w.data(), dy.data(), dx_both.data(), dw.data(), c.batch);
+    conv.backward(nullptr, w.data(), dy.data(), dx_only.data(), nullptr, c.batch);
+    CHECK(dx_only == dx_both);
+
+    const ref::ConvGeom rg{c.batch, g.in_c, g.in_h, g.in_w, g.out_c, g.kernel, g.stride, g.pad};
+    ref::Vec rdx, rdw;
+    ref::conv2d_backward(rg, ref::to_double(x), ref::to_double(w), ref::to_double(dy), rdx, rdw);
+    ref::expect_close(dx_only, rdx, 1e-4, 1e-4, "dx without dw");
+    ref::expect_close(dw, rdw, 1e-4, 1e-4, "dw");
+  }
 }

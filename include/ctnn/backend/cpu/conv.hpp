@@ -170,17 +170,19 @@ public:
     });
   }
 
-  // dw += sum_n dy[n] * im2col(x[n])^T, and (when dx != nullptr) dx[n] = col2im(w^T * dy[n]).
+  // dw += sum_n dy[n] * im2col(x[n])^T (when dw != nullptr) and dx[n] = col2im(w^T * dy[n]) (when
+  // dx != nullptr). x is read only for dw.
   void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
     if (winograd_) {
-      winograd_->backward_filter(x, dy, dw, batch);
+      if (dw) winograd_->backward_filter(x, dy, dw, batch);
       if (dx) winograd_->backward_data(w, dy, dx, batch);
       return;
     }
+    if (!dx && !dw) return;
     const std::size_t wsize = g_.out_c * g_.patch(), G = group_size(batch), P = g_.out_plane();
     const std::size_t groups = (batch + G - 1) / G;
     const int used = static_cast<int>(std::min<std::size_t>(groups, static_cast<std::size_t>(std::min(workers_, num_threads()))));
-    std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(std::max(used, 1)) * sizeof(float));
+    if (dw) std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(std::max(used, 1)) * sizeof(float));
     for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
       const std::size_t ld = count * P;
       // dy of the group as one [out_c, count * P] matrix.
@@ -192,9 +194,11 @@ public:
             std::memcpy(gathered + c * ld + i * P, dy + (n0 + i) * g_.out_size() + c * P, P * sizeof(float));
         dyg = gathered;
       }
-      const float* col = columns(x, n0, count, t);
-      gemm(Trans::no, Trans::yes, g_.out_c, g_.patch(), ld, 1.f, dyg, ld, col, ld, 1.f,
-           dw_.data() + static_cast<std::size_t>(t) * wsize, g_.patch());
+      if (dw) {
+        const float* col = columns(x, n0, count, t);
+        gemm(Trans::no, Trans::yes, g_.out_c, g_.patch(), ld, 1.f, dyg, ld, col, ld, 1.f,
+             dw_.data() + static_cast<std::size_t>(t) * wsize, g_.patch());
+      }
       if (!dx) return;
       if (direct_ && count == 1) {
         gemm(Trans::yes, Trans::no, g_.patch(), P, g_.out_c, 1.f, w, g_.patch(), dyg, ld, 0.f, dx + n0 * g_.in_size(), P);
@@ -211,6 +215,7 @@ public:
         }
       }
     });
+    if (!dw) return;
     // Sum the per-thread accumulators into dw, split over threads by weight index.
     ctnn::detail::parallel_chunks(wsize, workers_, [&](int, std::size_t begin, std::size_t end) {
       for (int t = 0; t < std::max(used, 1); ++t) {
