@@ -108,7 +108,8 @@ def main():
         import torch
         import torch.nn.functional as F
     except ImportError:
-        sys.exit("compare_pytorch.py needs PyTorch: apt-get install python3-torch")
+        sys.exit(f"compare_pytorch.py needs PyTorch, which {sys.executable} cannot import: install Debian's "
+                 "python3-torch (apt-get install python3-torch) and run it with /usr/bin/python3")
     torch.set_num_threads(args.threads)
     rows = []  # (what, unit, ctnn, torch)
 

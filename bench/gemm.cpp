@@ -1,11 +1,19 @@
-// sgemm baseline: the machine's GEMM rate through the same Eigen kernels ctnn's convolutions use,
-// at 2048^3 and at the shapes of ResNet-18's convolutions (M = out channels, N = output pixels,
-// K = in channels * k * k), so convolution rates can be read as a fraction of it.
+// sgemm baseline: the rate of ctnn::backend::cpu::gemm (OpenBLAS when the build found it, Eigen's
+// packed kernels otherwise), the GEMM every convolution runs on, at 2048^3 and at the shapes of
+// ResNet-18's convolutions on one CIFAR image (M = out channels, N = output pixels, K = in channels
+// * k * k), so convolution rates can be read as a fraction of it.
+//
+// gemm() is single-threaded by design: ctnn parallelises over the batch, one GEMM per thread. So
+// each shape runs twice: threads:1 is one GEMM on one core; threads:T runs T GEMMs of that shape at
+// once, one per thread (ctnn::num_threads(), i.e. OMP_NUM_THREADS), the way the layers run them,
+// and counts all of their work. (bench_conv's of_gemm uses the same all-threads reference.)
 #include <benchmark/benchmark.h>
 
 #include <ctnn/backend/cpu/gemm.hpp>
 #include <ctnn/core/random.hpp>
+#include <ctnn/core/threading.hpp>
 
+#include <array>
 #include <vector>
 
 namespace {
@@ -15,35 +23,49 @@ using ctnn::backend::cpu::Trans;
 
 void BM_sgemm(benchmark::State& state) {
   const auto M = static_cast<std::size_t>(state.range(0)), N = static_cast<std::size_t>(state.range(1)),
-             K = static_cast<std::size_t>(state.range(2));
-  std::vector<float> a(M * K), b(K * N), c(M * N);
+             K = static_cast<std::size_t>(state.range(2)), T = static_cast<std::size_t>(state.range(3));
+  std::vector<float> a(M * K), b(T * K * N), c(T * M * N);  // A shared, B and C per thread
   ctnn::Rng rng(1);
   for (auto& v : a) v = rng.uniform(-1, 1);
   for (auto& v : b) v = rng.uniform(-1, 1);
   for (auto _ : state) {
-    gemm(Trans::no, Trans::no, M, N, K, 1.f, a.data(), K, b.data(), N, 0.f, c.data(), N);
+    ctnn::detail::parallel_for(T, static_cast<int>(T), [&](std::size_t i, int) {
+      gemm(Trans::no, Trans::no, M, N, K, 1.f, a.data(), K, b.data() + i * K * N, N, 0.f, c.data() + i * M * N, N);
+    });
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(M) * double(N) * double(K) * double(state.iterations()),
-                                                 benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+  const double flops = 2.0 * double(M) * double(N) * double(K) * double(T);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(state.iterations()), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+
+// Each shape with one thread and with all of ctnn's threads.
+void shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"M", "N", "K", "threads"});
+  const std::array<std::array<long, 3>, 12> mnk{{
+      {2048, 2048, 2048},
+      // single-image forward GEMMs of ResNet-18 on CIFAR
+      {64, 1024, 27},
+      {64, 1024, 576},
+      {128, 256, 576},
+      {128, 256, 1152},
+      {128, 256, 64},
+      {256, 64, 1152},
+      {256, 64, 2304},
+      {256, 64, 128},
+      {512, 16, 2304},
+      {512, 16, 4608},
+      {512, 16, 256},
+  }};
+  const long all = ctnn::num_threads();
+  for (const auto& s : mnk) {
+    b->Args({s[0], s[1], s[2], 1});
+    if (all > 1) b->Args({s[0], s[1], s[2], all});
+  }
 }
 
 }  // namespace
 
-BENCHMARK(BM_sgemm)->Args({2048, 2048, 2048})->Unit(benchmark::kMillisecond);
-// Single-image forward GEMMs of ResNet-18 on CIFAR (M, N, K).
-BENCHMARK(BM_sgemm)
-    ->Args({64, 1024, 27})
-    ->Args({64, 1024, 576})
-    ->Args({128, 256, 576})
-    ->Args({128, 256, 1152})
-    ->Args({128, 256, 64})
-    ->Args({256, 64, 1152})
-    ->Args({256, 64, 2304})
-    ->Args({256, 64, 128})
-    ->Args({512, 16, 2304})
-    ->Args({512, 16, 4608})
-    ->Args({512, 16, 256})
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sgemm)->Apply(shapes)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -165,6 +165,21 @@ TEST_CASE("assign to a raw buffer of a shape, and assign_flat of any length") {
   }
 }
 
+TEST_CASE("plane_sum: every length around its 16-wide blocks, from any offset") {
+  std::vector<float> v(200);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i % 13) * 0.25f - 1.f + float(i) * 1e-3f;
+  const expr::TensorLeaf<float> X{{}, v.data()};
+  for (std::size_t base : {0, 3}) {
+    for (std::size_t n = 0; n <= 70; ++n) {
+      double want = 0;
+      for (std::size_t j = 0; j < n; ++j) want += v[base + j];
+      CAPTURE(base);
+      CAPTURE(n);
+      REQUIRE(double(expr::detail::plane_sum(X, base, 0, n)) == doctest::Approx(want).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("sum_per_channel against a double loop") {
   auto x = random_tensor<S>(N, 14);
   std::vector<double> sums(3), squares(3);

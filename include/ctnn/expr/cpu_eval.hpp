@@ -61,18 +61,34 @@ void assign_flat(Cpu, float* dst, std::size_t n, const E& expression) {
 
 namespace detail {
 
+// Sum of e(base + j, c) for j in [0, n), in float, over sixteen independent partial sums. One
+// accumulator serialises on the add latency, and GCC 12 leaves an `omp simd reduction` scalar
+// (3.7 GB/s on one core here); the unrolled fixed-width block becomes vector adds for any
+// instruction set (16 GB/s at -O2, 35 GB/s at -O3). Kept out of line: inlined into the OpenMP
+// region, GCC spilled the partial sums to the stack.
+template <class E>
+[[gnu::noinline]] float plane_sum(const E& e, std::size_t base, std::size_t c, std::size_t n) {
+  constexpr std::size_t lanes = 16;
+  float acc[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes) {
+#if defined(__GNUC__) && !defined(__CUDACC__)  // GCC and Clang; nvcc's front end does not know it
+#pragma GCC unroll 16
+#endif
+    for (std::size_t k = 0; k < lanes; ++k) acc[k] += static_cast<float>(e(base + j + k, c));
+  }
+  for (std::size_t k = 0; j + k < n; ++k) acc[k] += static_cast<float>(e(base + j + k, c));
+  float total = 0.f;
+  for (float a : acc) total += a;
+  return total;
+}
+
 template <class E>
 void sum_planes(double* out, std::size_t batch, std::size_t C, std::size_t HW, const E& e) {
   auto run = [&](int, std::size_t c_begin, std::size_t c_end) {
     for (std::size_t c = c_begin; c < c_end; ++c) {
       double total = 0.0;
-      for (std::size_t n = 0; n < batch; ++n) {
-        const std::size_t base = (n * C + c) * HW;
-        float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-        for (std::size_t j = 0; j < HW; ++j) acc += static_cast<float>(e(base + j, c));
-        total += acc;
-      }
+      for (std::size_t n = 0; n < batch; ++n) total += plane_sum(e, (n * C + c) * HW, c, HW);
       out[c] = total;
     }
   };
