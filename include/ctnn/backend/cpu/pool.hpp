@@ -10,6 +10,7 @@
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"
+#include "../../expr/cpu_eval.hpp"
 #include "../kernels.hpp"
 
 namespace ctnn::backend::cpu {
@@ -100,13 +101,8 @@ public:
 
   void forward(const float* x, float* y, std::size_t batch) {
     const float inv = 1.f / float(HW_);
-    for (std::size_t p = 0; p < batch * C_; ++p) {
-      const float* xp = x + p * HW_;
-      float s = 0.f;
-#pragma omp simd reduction(+ : s)
-      for (std::size_t j = 0; j < HW_; ++j) s += xp[j];
-      y[p] = s * inv;
-    }
+    const expr::TensorLeaf<float> X{{}, x};
+    for (std::size_t p = 0; p < batch * C_; ++p) y[p] = expr::detail::plane_sum(X, p * HW_, 0, HW_) * inv;
   }
 
   void backward(const float* dy, float* dx, std::size_t batch) {
