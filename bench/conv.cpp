@@ -29,12 +29,13 @@
 #include <map>
 #include <vector>
 
+#include "gemm_per_thread.hpp"
+
 namespace {
 
 using ctnn::backend::Geometry2d;
 using ctnn::backend::cpu::Conv2d;
 using ctnn::backend::cpu::ConvAlgorithm;
-using ctnn::backend::cpu::Trans;
 
 constexpr std::size_t batch = 64;
 
@@ -71,8 +72,7 @@ struct Buffers {
 // measured once per shape and thread count, the median of 5 timed runs of about 50 ms.
 double gemm_rate(std::size_t M, std::size_t N, std::size_t K) {
   static std::map<std::array<std::size_t, 4>, double> cache;
-  const int threads = std::max(1, ctnn::num_threads());
-  const auto T = static_cast<std::size_t>(threads);
+  const auto T = static_cast<std::size_t>(std::max(1, ctnn::num_threads()));
   const std::array<std::size_t, 4> key{M, N, K, T};
   if (const auto it = cache.find(key); it != cache.end()) return it->second;
 
@@ -80,12 +80,7 @@ double gemm_rate(std::size_t M, std::size_t N, std::size_t K) {
   ctnn::Rng rng(2);
   for (auto& v : a) v = rng.uniform(-1, 1);
   for (auto& v : b) v = rng.uniform(-1, 1);
-  const auto run = [&] {
-    ctnn::detail::parallel_for(T, threads, [&](std::size_t i, int) {
-      ctnn::backend::cpu::gemm(Trans::no, Trans::no, M, N, K, 1.f, a.data(), K, b.data() + i * K * N, N, 0.f,
-                               c.data() + i * M * N, N);
-    });
-  };
+  const auto run = [&] { bench::gemm_per_thread(M, N, K, T, a.data(), b.data(), c.data()); };
   using clock = std::chrono::steady_clock;
   const auto seconds = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
   auto start = clock::now();

@@ -9,17 +9,15 @@
 // and counts all of their work. (bench_conv's of_gemm uses the same all-threads reference.)
 #include <benchmark/benchmark.h>
 
-#include <ctnn/backend/cpu/gemm.hpp>
 #include <ctnn/core/random.hpp>
 #include <ctnn/core/threading.hpp>
 
 #include <array>
 #include <vector>
 
-namespace {
+#include "gemm_per_thread.hpp"
 
-using ctnn::backend::cpu::gemm;
-using ctnn::backend::cpu::Trans;
+namespace {
 
 void BM_sgemm(benchmark::State& state) {
   const auto M = static_cast<std::size_t>(state.range(0)), N = static_cast<std::size_t>(state.range(1)),
@@ -29,9 +27,7 @@ void BM_sgemm(benchmark::State& state) {
   for (auto& v : a) v = rng.uniform(-1, 1);
   for (auto& v : b) v = rng.uniform(-1, 1);
   for (auto _ : state) {
-    ctnn::detail::parallel_for(T, static_cast<int>(T), [&](std::size_t i, int) {
-      gemm(Trans::no, Trans::no, M, N, K, 1.f, a.data(), K, b.data() + i * K * N, N, 0.f, c.data() + i * M * N, N);
-    });
+    bench::gemm_per_thread(M, N, K, T, a.data(), b.data(), c.data());
     benchmark::DoNotOptimize(c.data());
   }
   const double flops = 2.0 * double(M) * double(N) * double(K) * double(T);
