@@ -124,7 +124,7 @@ void BM_sgd_step_resnet18(benchmark::State& state) {
 
 void BM_loader_epoch(benchmark::State& state) {
   const auto data = ctnn::data::synthetic_cifar(5120, 1);
-  ctnn::data::Loader loader(data, ctnn::data::Loader::Options::training(1, 128));
+  ctnn::data::Loader loader(data, ctnn::data::LoaderOptions::training(1, 128));
   std::size_t epoch = 0;
   for (auto _ : state) {
     loader.start_epoch(epoch++);

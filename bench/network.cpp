@@ -26,13 +26,7 @@ void BM_resnet18_train_step(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
   Fixture f(batch);
   ctnn::SGD opt{0.01f, 0.9f, 5e-4f};
-  auto step = [&] {
-    const auto& logits = f.net.forward(f.x, ctnn::Mode::train);
-    benchmark::DoNotOptimize(ctnn::softmax_cross_entropy(logits, f.labels, f.grad));
-    f.net.zero_grad();
-    f.net.backward(f.grad);
-    opt.step(f.net.parameters());
-  };
+  auto step = [&] { benchmark::DoNotOptimize(ctnn::train::step(f.net, opt, f.x, f.labels, f.grad).loss); };
   step();  // first touch of every buffer and workspace, outside the timing
   for (auto _ : state) step();
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);

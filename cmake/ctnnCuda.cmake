@@ -5,7 +5,8 @@
 #   ctnn::cuda      INTERFACE, for users: ctnn::ctnn plus the CUDA runtime, cuBLAS, cuDNN and the
 #                   nvcc options ctnn's headers need (C++20, Eigen's two front-end warnings
 #                   suppressed, --expt-relaxed-constexpr). Compile the .cu files that include
-#                   <ctnn/ctnn.hpp> with it.
+#                   <ctnn/ctnn.hpp> with it. Installed with the package as its CUDA component:
+#                   find_package(ctnn COMPONENTS CUDA) in a project with the CUDA language enabled.
 #   ctnn_cuda_portable  the same without OpenMP and -march=native: for the test and benchmark
 #                   binaries that are built here and run on another (GPU) machine.
 set(CTNN_CUDA_ENABLED OFF)
@@ -55,6 +56,11 @@ if(CTNN_CUDA_ENABLED)
   add_library(ctnn::cuda ALIAS ctnn_cuda)
   target_link_libraries(ctnn_cuda INTERFACE ctnn::ctnn CUDA::cudart_static CUDA::cublas CUDNN::cudnn)
   target_compile_options(ctnn_cuda INTERFACE ${_ctnn_cuda_options})
+  set_target_properties(ctnn_cuda PROPERTIES EXPORT_NAME cuda)
+  install(TARGETS ctnn_cuda EXPORT ctnnCudaTargets)
+  install(EXPORT ctnnCudaTargets NAMESPACE ctnn:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ctnn)
+  # The package's CUDA component finds cuDNN with the same module.
+  install(FILES ${CMAKE_CURRENT_LIST_DIR}/FindCUDNN.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/ctnn)
 
   add_library(ctnn_cuda_portable INTERFACE)
   target_include_directories(ctnn_cuda_portable INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)

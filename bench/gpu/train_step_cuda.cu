@@ -68,13 +68,12 @@ double run(const char* label, const Options& o, bool graph) {
   cuda::DeviceBuffer<double> loss_sum(1, "loss");
   SGD<Cuda> opt{0.1f, 0.9f, 5e-4f, true};
 
-  auto step = [&] {
-    net.zero_grad();
-    const auto& logits = net.forward(x, Mode::train);
-    cuda::softmax_cross_entropy_async(logits.data(), labels.data(), o.batch, 10, 0.f, grad.data(), loss_sum.data());
-    net.backward(grad);
-    opt.step(net.parameters());
+  // The loss stays on the device (no host synchronisation), so the step can be captured.
+  auto device_loss = [&](const Tensor<Shape<10>, Cuda>& logits, Tensor<Shape<10>, Cuda>& g) {
+    g.set_batch(logits.batch());
+    cuda::softmax_cross_entropy_async(logits.data(), labels.data(), o.batch, 10, 0.f, g.data(), loss_sum.data());
   };
+  auto step = [&] { train::step(net, opt, x, grad, device_loss); };
 
   auto& ctx = cuda::context();
   loss_sum.zero();

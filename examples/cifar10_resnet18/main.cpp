@@ -221,12 +221,12 @@ class Trainer {
 public:
   using Net = ctnn::Network<Model, Image, D>;
 
-  Trainer(const Options& o, const ctnn::data::Dataset& train, const ctnn::data::Dataset& test)
+  Trainer(const Options& o, const ctnn::data::CifarDataset& train, const ctnn::data::CifarDataset& test)
       : o_(o),
         net_(o.batch, o.seed),
         opt_(o.lr, o.momentum, o.wd, o.nesterov),
-        train_loader_(train, ctnn::data::Loader::Options{.batch = o.batch, .seed = o.seed}),
-        test_loader_(test, ctnn::data::Loader::Options::evaluation(o.batch)),
+        train_loader_(train, ctnn::data::LoaderOptions{.batch = o.batch, .seed = o.seed}),
+        test_loader_(test, ctnn::data::LoaderOptions::evaluation(o.batch)),
         x_(o.batch),
         grad_(o.batch) {
     steps_per_epoch_ = train_loader_.batches_per_epoch();
@@ -258,11 +258,10 @@ public:
       }
     }
     open_log(first_epoch > 0);
-    std::string device = D::name;
-    if constexpr (std::is_same_v<D, ctnn::Cpu>)
-      device += ctnn::detail::cat(" (", ctnn::num_threads(), " threads, ", ctnn::backend::cpu::name(ctnn::backend::cpu::active_isa()), ")");
-    std::printf("ResNet-18 on %s: %zu parameters, %zu train / %zu test images, batch %zu, %zu steps per epoch, %s\n",
-                device.c_str(), net_.parameter_count(), train_loader_.size(), test_loader_.size(), o_.batch,
+    std::printf("ResNet-18 on %s (host: %d threads, %s): %zu parameters, %zu train / %zu test images, batch %zu, "
+                "%zu steps per epoch, %s\n",
+                D::name, ctnn::num_threads(), std::string(ctnn::backend::cpu::name(ctnn::backend::cpu::active_isa())).c_str(),
+                net_.parameter_count(), train_loader_.size(), test_loader_.size(), o_.batch,
                 steps_per_epoch_, o_.schedule.c_str());
 
     Progress progress;
@@ -278,13 +277,12 @@ public:
         if (!batch) break;
         lr = lr_at(step);
         opt_.lr = lr;
-        const std::size_t n = batch->size();
-        const auto& x = input(batch->images);
         if (o_.on_nan == "skip") backup_buffers();  // a skipped batch must not update the running statistics
-        const auto& logits = net_.forward(x, ctnn::Mode::train);
-        const float loss = ctnn::softmax_cross_entropy(logits, batch->labels, grad_, o_.label_smoothing);
+        const ctnn::train::StepResult r =
+            ctnn::train::step(net_, opt_, ctnn::on_device(batch->images, x_), batch->labels, grad_, o_.label_smoothing);
+        const float loss = r.loss;
         ++done;
-        if (!std::isfinite(loss)) {
+        if (!r.finite) {
           progress.end_line();
           if (o_.on_nan == "skip") {
             restore_buffers();
@@ -297,13 +295,10 @@ public:
                        "--on-nan skip\n", step, epoch + 1, done, double(loss), checkpoint_kept(saved_epoch).c_str());
           return 3;
         }
-        net_.zero_grad();
-        net_.backward(grad_);
-        opt_.step(net_.parameters());
         ++step;
-        loss_sum += double(loss) * double(n);
-        correct += ctnn::count_correct(logits, batch->labels);
-        seen += n;
+        loss_sum += double(loss) * double(r.size);
+        correct += r.correct;
+        seen += r.size;
         progress.update(done, seen, loss_sum / double(seen), 100.0 * double(correct) / double(seen), lr);
       }
       progress.end_line();
@@ -334,17 +329,6 @@ public:
   }
 
 private:
-  // The network reads its input on its own device.
-  const ctnn::Tensor<Image, D>& input(const ctnn::Tensor<Image, ctnn::Cpu>& host) {
-    if constexpr (std::is_same_v<D, ctnn::Cpu>) {
-      return host;
-    } else {
-      x_.set_batch(host.batch());
-      D::upload(x_.data(), host.data(), host.bytes());
-      return x_;
-    }
-  }
-
   // What stopping leaves behind, for the messages above.
   std::string checkpoint_kept(const std::optional<std::size_t>& saved_epoch) const {
     if (saved_epoch)
@@ -395,7 +379,7 @@ private:
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0;
     while (const auto* batch = test_loader_.next()) {
-      const auto& logits = net_.forward(input(batch->images), ctnn::Mode::eval);
+      const auto& logits = net_.forward(ctnn::on_device(batch->images, x_), ctnn::Mode::eval);
       const float loss = ctnn::softmax_cross_entropy(logits, batch->labels, grad_, 0.f);
       loss_sum += double(loss) * double(batch->size());
       correct += ctnn::count_correct(logits, batch->labels);
@@ -415,7 +399,7 @@ private:
   Options o_;
   Net net_;
   ctnn::SGD<D> opt_;
-  ctnn::data::Loader train_loader_, test_loader_;
+  ctnn::data::Loader<Image> train_loader_, test_loader_;
   ctnn::Tensor<Image, D> x_;
   ctnn::Tensor<ctnn::Shape<10>, D> grad_;
   std::size_t steps_per_epoch_ = 0, total_steps_ = 0;
@@ -425,7 +409,7 @@ private:
 
 int run(const Options& o) {
   if (o.threads > 0) ctnn::set_num_threads(o.threads);
-  ctnn::data::Dataset train, test;
+  ctnn::data::CifarDataset train, test;
   if (o.synthetic > 0) {
     std::printf("training on %zu SYNTHETIC images (not CIFAR-10): a quick way to watch the library learn\n",
                 o.synthetic);

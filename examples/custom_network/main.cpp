@@ -26,12 +26,13 @@ struct Scale {
   static std::string name() { return "Scale<" + std::to_string(C) + ">"; }
 
   // Wiring check: the same mechanism as the built-in layers, so Seq<Conv<1, 8>, Scale<16>> fails
-  // to compile with "channel mismatch" and channel_count<my::Scale<16>, expects<16>, input_has<8>>.
+  // to compile with "channel mismatch", where<seq_position<1>> and channel_count<my::Scale<16>,
+  // expects<16>, input_has<8>>.
   template <class X>
-  static constexpr bool check =
-      ctnn::wiring::all_v<ctnn::wiring::channel_count<Scale, ctnn::wiring::expects<C>, ctnn::wiring::input_has<X::template dim<0>>>>;
+  using checks = ctnn::wiring::checks<
+      ctnn::wiring::channel_count<Scale, ctnn::wiring::expects<C>, ctnn::wiring::input_has<X::template dim<0>>>>;
   template <class X>
-  using output = std::conditional_t<check<X>, X, X>;
+  using output = X;
 
   template <class X>
   static constexpr std::size_t parameter_count = 2 * C;
@@ -141,6 +142,8 @@ using Net = Seq<Conv<1, 8>, my::Scale<8>, my::Swish, MaxPool<2>,                
                 Conv<8, 16, 3, 2>, BatchNorm<16>, my::Swish,                      // 16 x 7 x 5
                 GlobalAvgPool, Flatten, Linear<16, classes>>;
 static_assert(std::is_same_v<output_shape_t<Net, In>, Shape<classes>>);
+// The user layers meet the layer concept like the built-in ones.
+static_assert(ctnn::LayerSpec<my::Scale<8>, Shape<8, 28, 20>> && ctnn::LayerSpec<my::Swish, Shape<8, 28, 20>>);
 
 // Synthetic images: horizontal stripes (class 0), vertical stripes (1) or a blob (2), with a
 // random phase or position and noise.

@@ -1,8 +1,12 @@
 #pragma once
-// The data pipeline: datasets of 3x32x32 uint8 images (CIFAR-10 reader and writer, a synthetic
-// CIFAR-like set) and the batching, augmenting, prefetching Loader.
+// The data pipeline: datasets of uint8 images of any Shape<C, H, W> (dataset.hpp), the CIFAR-10
+// reader and writer and a synthetic CIFAR-like set, and the Loader that batches, augments,
+// normalises and prefetches them (loader.hpp over sampling.hpp, augmentation.hpp, prefetch.hpp).
 
+#include "data/augmentation.hpp"
 #include "data/cifar10.hpp"
 #include "data/dataset.hpp"
 #include "data/loader.hpp"
+#include "data/prefetch.hpp"
+#include "data/sampling.hpp"
 #include "data/synthetic.hpp"

@@ -1,7 +1,15 @@
 #pragma once
 // ctnn::io: checkpoints (network weights, optimizer and training state) in an architecture-checked,
-// checksummed, atomically replaced file format; see io/checkpoint.hpp for the format.
+// checksummed, atomically replaced file format.
+//   io/format.hpp        the file format and its records
+//   io/byte_writer.hpp   writing it       io/byte_reader.hpp   reading and validating it
+//   io/checkpoint.hpp    the API: save_checkpoint, load_checkpoint, save_weights, load_weights
+//   io/file.hpp          whole-file reads, atomic file replacement (POSIX)
+//   io/checksum.hpp      FNV-1a 64
 
+#include "io/byte_reader.hpp"
+#include "io/byte_writer.hpp"
+#include "io/checkpoint.hpp"
 #include "io/checksum.hpp"
 #include "io/file.hpp"
-#include "io/checkpoint.hpp"
+#include "io/format.hpp"

@@ -1,9 +1,10 @@
 #pragma once
-// Every built-in layer spec.
+// Every built-in layer spec, and the layer concept.
 
 #include "layers/activation.hpp"
 #include "layers/batchnorm.hpp"
 #include "layers/conv.hpp"
+#include "layers/dropout.hpp"
 #include "layers/flatten.hpp"
 #include "layers/identity.hpp"
 #include "layers/layer.hpp"

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,13 +14,21 @@
 #include "core/parameter.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
-#include "io/checkpoint.hpp"
+#include "core/wiring.hpp"
 #include "layers/layer.hpp"
 
 namespace ctnn {
 
+namespace io {
+// Reads and writes a network's weights; defined in <ctnn/io/checkpoint.hpp> (which the umbrella
+// <ctnn/ctnn.hpp> includes), so that defining a network needs no file-system code.
+struct Weights;
+}  // namespace io
+
 template <class Spec, ShapeType InShape, class Device = Cpu>
 class Network {
+  static_assert(ctnn::Device<Device>, "ctnn::Network: the device must be a ctnn::Device (core/device.hpp)");
+
 public:
   using spec = Spec;
   using device = Device;
@@ -27,7 +36,7 @@ public:
   using output_shape = output_shape_t<Spec, InShape>;
   using input_type = Tensor<InShape, Device>;
   using output_type = Tensor<output_shape, Device>;
-  using root_type = layer_t<Spec, InShape, Device>;
+  using root_type = layer_t<Spec, InShape, Device>;  // reports a wiring error, once, with its path
 
   static constexpr std::size_t static_parameter_count = parameter_count_v<Spec, InShape>;
 
@@ -51,9 +60,13 @@ public:
       detail::fail("ctnn::Network::forward: batch ", x.batch(), " exceeds the max_batch ", max_batch_,
                    " the network was built for");
     forward_batch_ = 0;  // stays 0 if a layer throws
-    const output_type& y = root_.forward(x, mode);
-    forward_batch_ = x.batch();
-    return y;
+    if constexpr (runnable) {
+      const output_type& y = root_.forward(x, mode);
+      forward_batch_ = x.batch();
+      return y;
+    } else {
+      std::abort();  // unreachable: the spec's error has already failed the compilation
+    }
   }
 
   // Accumulates parameter gradients (call zero_grad() between steps). Returns dL/dx when
@@ -63,7 +76,10 @@ public:
     if (grad_out.batch() != forward_batch_)
       detail::fail("ctnn::Network::backward: gradient batch ", grad_out.batch(), " differs from the forward batch ",
                    forward_batch_);
-    return root_.backward(grad_out, need_input_grad);
+    if constexpr (runnable)
+      return root_.backward(grad_out, need_input_grad);
+    else
+      std::abort();
   }
 
   std::span<Parameter> parameters() { return params_; }
@@ -85,16 +101,22 @@ public:
   }
 
   // architecture() followed by the name and size of every parameter and buffer, one per line; a
-  // checkpoint stores architecture() and a hash of this (io/checkpoint.hpp).
-  std::string architecture_signature() const { return io::architecture_signature(architecture(), params_, buffers_); }
+  // checkpoint stores architecture() and a hash of this (io/format.hpp).
+  std::string architecture_signature() const { return ctnn::architecture_signature(architecture(), params_, buffers_); }
 
   // Writes the parameters and buffers to `path` atomically (io::save_weights). load() accepts a
   // file from save() or io::save_checkpoint(), checks its integrity and that it was written for
   // this architecture, and throws ctnn::Error, leaving the network unchanged, when it does not fit.
-  void save(const std::string& path) const { io::save_weights(path, *this); }
-  void load(const std::string& path) { io::load_weights(path, *this); }
+  // Both need <ctnn/io/checkpoint.hpp> (an "incomplete type 'ctnn::io::Weights'" error says it is
+  // missing).
+  template <class Io = io::Weights>
+  void save(const std::string& path) const { Io::save(path, *this); }
+  template <class Io = io::Weights>
+  void load(const std::string& path) { Io::load(path, *this); }
 
 private:
+  static constexpr bool runnable = wiring::wired_v<Spec, InShape> && detail::runnable_v<Spec, InShape, Device>;
+
   static std::size_t check_batch(std::size_t n) {
     if (n == 0) detail::fail("ctnn::Network: max_batch must be at least 1");
     return n;

@@ -56,10 +56,10 @@ constexpr std::size_t activation_bytes_of() {
     return 0;
   } else if constexpr (CompositeSpec<Spec, In>) {
     std::size_t own = 0;
-    if constexpr (HasCombine<Spec>) own = output_shape_t<Spec, In>::size * sizeof(float);
+    if constexpr (HasCombine<Spec>) own = ctnn::detail::output_t<Spec, In>::size * sizeof(float);
     return children_activation_bytes<Spec, typename Spec::template children<In>>::value + own;
   } else {
-    return output_shape_t<Spec, In>::size * sizeof(float);
+    return ctnn::detail::output_t<Spec, In>::size * sizeof(float);
   }
 }
 
@@ -111,8 +111,8 @@ std::string role_of(std::size_t i) {
 
 template <class Spec, class In>
 void collect(std::vector<Row>& rows, std::size_t depth, const std::string& label) {
-  using Out = output_shape_t<Spec, In>;
-  rows.push_back(Row{depth, label + display_name<Spec>(), Out::str(), parameter_count_v<Spec, In>, macs_v<Spec, In>,
+  using Out = ctnn::detail::output_t<Spec, In>;
+  rows.push_back(Row{depth, label + display_name<Spec>(), Out::str(), ctnn::detail::parameter_count_of<Spec, In>(), ctnn::detail::macs_of<Spec, In>(),
                      activation_bytes_v<Spec, In>});
   if constexpr (CompositeSpec<Spec, In>) {
     using Children = typename Spec::template children<In>;
@@ -120,14 +120,14 @@ void collect(std::vector<Row>& rows, std::size_t depth, const std::string& label
     [&]<class... C>(std::type_identity<std::tuple<C...>>) {
       std::size_t i = 0;
       ((collect<typename C::spec, typename C::input>(rows, depth + 1, role_of<Spec>(i++)),
-        child_params += parameter_count_v<typename C::spec, typename C::input>,
-        child_macs += macs_v<typename C::spec, typename C::input>),
+        child_params += ctnn::detail::parameter_count_of<typename C::spec, typename C::input>(),
+        child_macs += ctnn::detail::macs_of<typename C::spec, typename C::input>()),
        ...);
     }(std::type_identity<Children>{});
     if constexpr (HasCombine<Spec>) {
       constexpr std::size_t own_bytes = Out::size * sizeof(float);
-      rows.push_back(Row{depth + 1, Spec::combine_name(), Out::str(), parameter_count_v<Spec, In> - child_params,
-                         macs_v<Spec, In> - child_macs, own_bytes});
+      rows.push_back(Row{depth + 1, Spec::combine_name(), Out::str(), ctnn::detail::parameter_count_of<Spec, In>() - child_params,
+                         ctnn::detail::macs_of<Spec, In>() - child_macs, own_bytes});
     }
   }
 }
@@ -223,6 +223,7 @@ inline std::string render(const std::string& title, const std::vector<Row>& rows
 // The per-layer table of Spec on a per-sample input of shape InShape.
 template <class Spec, ShapeType InShape>
 std::string summary() {
+  static_assert(sizeof(detail::checked<Spec, InShape>) > 0);  // reports a wiring error, once, with its path
   std::vector<detail::summary_impl::Row> rows;
   detail::summary_impl::collect<Spec, InShape>(rows, 0, "");
   return detail::summary_impl::render(

@@ -2,6 +2,7 @@
 // not its shortcut.
 // expect-first-error: ctnn wiring error: channel mismatch
 // expect: channel_count<ctnn::Conv<64, 64, 3, 1, 1>, ctnn::wiring::expects<64>, ctnn::wiring::input_has<32>
+// expect-first-context: where<ctnn::wiring::seq_position<3>, ctnn::wiring::residual_main_branch, ctnn::wiring::seq_position<0> >
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

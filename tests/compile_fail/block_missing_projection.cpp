@@ -2,6 +2,7 @@
 // expect-first-error: ctnn wiring error: residual shape mismatch
 // expect: main_branch_output<ctnn::Shape<32, 16, 16>
 // expect: shortcut_output<ctnn::Shape<16, 32, 32>
+// expect-first-context: where<ctnn::wiring::seq_position<3> >, ctnn::wiring::residual_shapes<
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

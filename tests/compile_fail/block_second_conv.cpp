@@ -3,6 +3,7 @@
 // not add a second error about its branch shapes.
 // expect-first-error: ctnn wiring error: channel mismatch
 // expect: channel_count<ctnn::Conv<16, 32, 3, 1, 1>, ctnn::wiring::expects<16>, ctnn::wiring::input_has<32>
+// expect-first-context: where<ctnn::wiring::seq_position<3>, ctnn::wiring::residual_main_branch, ctnn::wiring::seq_position<3> >, ctnn::wiring::channel_count<ctnn::Conv<16, 32, 3, 1, 1>
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

@@ -1,6 +1,7 @@
 // Two Bottleneck<64, 64> in a row: the first outputs 4 x 64 = 256 channels, the second expects 64.
 // expect-first-error: ctnn wiring error: channel mismatch
 // expect: channel_count<ctnn::Conv<64, 64, 1, 1, 0>, ctnn::wiring::expects<64>, ctnn::wiring::input_has<256>
+// expect-first-context: where<ctnn::wiring::seq_position<4>, ctnn::wiring::residual_main_branch, ctnn::wiring::seq_position<0> >
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

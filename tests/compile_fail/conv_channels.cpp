@@ -1,6 +1,7 @@
 // A convolution whose input channel count does not match the layer before it.
 // expect-first-error: ctnn wiring error: channel mismatch
-// expect: channel_count<ctnn::Conv<32, 32, 3, 1, 1>, ctnn::wiring::expects<32>, ctnn::wiring::input_has<16>
+// expect: channel_count<ctnn::Conv<32, 32>, ctnn::wiring::expects<32>, ctnn::wiring::input_has<16>
+// expect-first-context: where<ctnn::wiring::seq_position<3> >, ctnn::wiring::channel_count<ctnn::Conv<32, 32>
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

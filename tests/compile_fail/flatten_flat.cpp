@@ -1,6 +1,7 @@
 // A second Flatten on an input that is already flat.
 // expect-first-error: ctnn wiring error: nothing to flatten
 // expect: flatten_input<ctnn::Flatten, ctnn::wiring::input_has<1>
+// expect-first-context: where<ctnn::wiring::seq_position<3> >, ctnn::wiring::flatten_input<
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

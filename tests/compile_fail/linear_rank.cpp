@@ -2,6 +2,7 @@
 // expect-first-error: ctnn wiring error: rank mismatch
 // expect-first-error: put Flatten before Linear
 // expect: input_rank<ctnn::Linear<8192, 10>, ctnn::wiring::expects<1>, ctnn::wiring::input_has<3>
+// expect-first-context: where<ctnn::wiring::seq_position<2> >, ctnn::wiring::input_rank<
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

@@ -1,6 +1,7 @@
 // Pooling shrinks 8x8 to 2x2, then a 4x4 max-pool no longer fits.
 // expect-first-error: ctnn wiring error: kernel too large
-// expect: kernel_fits<ctnn::MaxPool<4, 4, 0>, ctnn::wiring::kernel<4>, ctnn::wiring::padded_input<2>
+// expect: kernel_fits<ctnn::MaxPool<4>, ctnn::wiring::kernel<4>, ctnn::wiring::padded_input<2>
+// expect-first-context: where<ctnn::wiring::seq_position<3> >, ctnn::wiring::kernel_fits<ctnn::MaxPool<4>
 #include <ctnn/ctnn.hpp>
 
 using namespace ctnn;

@@ -4,6 +4,7 @@
 // expect: BatchNorm<32>
 // expect: expects<32>
 // expect: input_has<64>
+// expect-first-context: where<ctnn::wiring::seq_position<1> >, ctnn::wiring::channel_count<ctnn::BatchNorm<32>
 #include <ctnn/ctnn.hpp>
 
 using Net = ctnn::Seq<ctnn::Conv<3, 64>, ctnn::BatchNorm<32>>;

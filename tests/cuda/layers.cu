@@ -97,14 +97,14 @@ TEST_CASE("Cuda expressions: assign, assign_flat, sum_per_channel") {
   expr::assign(yg, expr::relu(ag * expr::channel(scale_g) + expr::channel(shift_g)) + expr::sqrt(expr::abs(bg)));
   CHECK(parity::rel_error(parity::host_copy(yc), parity::host_copy(yg)) <= 1e-6);
 
-  expr::assign_flat(Cuda{}, yg.data(), yg.size(), expr::TensorLeaf<float>{{}, ag.data()} * 2.f - 1.f);
-  expr::assign_flat(Cpu{}, yc.data(), yc.size(), expr::TensorLeaf<float>{{}, ac.data()} * 2.f - 1.f);
+  expr::assign_flat<Cuda>(yg.data(), yg.size(), expr::TensorLeaf<float>{{}, ag.data()} * 2.f - 1.f);
+  expr::assign_flat(yc.data(), yc.size(), expr::TensorLeaf<float>{{}, ac.data()} * 2.f - 1.f);
   CHECK(parity::rel_error(parity::host_copy(yc), parity::host_copy(yg)) <= 1e-6);
 
   double sums_c[3];
   expr::sum_per_channel<S>(sums_c, 2, expr::square(ac));
   cuda::DeviceBuffer<double> sums_g(3);
-  expr::sum_per_channel<S>(Cuda{}, sums_g.data(), 2, expr::square(ag));
+  expr::sum_per_channel<S, Cuda>(sums_g.data(), 2, expr::square(ag));
   double sums_h[3];
   Cuda::download(sums_h, sums_g.data(), sizeof(sums_h));
   for (int c = 0; c < 3; ++c) CHECK(sums_h[c] == doctest::Approx(sums_c[c]).epsilon(1e-6));
@@ -139,6 +139,22 @@ TEST_CASE("Conv parity") {
   check_layer<Conv<8, 16, 1, 2, 0>, Shape<8, 8, 8>>("Conv<8,16,1,2,0>", 4, Mode::train);
   check_layer<Conv<3, 8, 7, 2, 3>, Shape<3, 16, 16>>("Conv<3,8,7,2,3>", 2, Mode::train);
   check_layer<Conv<16, 32, 3, 1, 1>, Shape<16, 8, 8>>("Conv<16,32,3,1,1>", 8, Mode::train);
+}
+
+TEST_CASE("grouped, depthwise and biased Conv parity") {
+  check_layer<Conv<6, 4, 3, 1, 1, groups<2>>, Shape<6, 9, 9>>("Conv groups<2>", 3, Mode::train);
+  check_layer<DepthwiseConv<8>, Shape<8, 10, 10>>("DepthwiseConv<8>", 4, Mode::train);
+  check_layer<DepthwiseConv<8, 3, 2, 1, with_bias>, Shape<8, 10, 10>>("DepthwiseConv<8,3,2> with_bias", 4, Mode::train);
+  check_layer<Conv<3, 8, 3, 1, 1, with_bias>, Shape<3, 9, 9>>("Conv with_bias", 4, Mode::train);
+}
+
+TEST_CASE("LeakyReLU, GELU, Sigmoid, Tanh and Dropout parity (the dropout mask is the same on both devices)") {
+  check_layer<LeakyReLU<>, Shape<4, 5, 5>>("LeakyReLU", 3, Mode::train);
+  check_layer<GELU, Shape<4, 5, 5>>("GELU", 3, Mode::train);
+  check_layer<Sigmoid, Shape<4, 5, 5>>("Sigmoid", 3, Mode::train);
+  check_layer<Tanh, Shape<4, 5, 5>>("Tanh", 3, Mode::train);
+  check_layer<Seq<Linear<32, 16>, Dropout<0.3>, Linear<16, 4>>, Shape<32>>("Linear-Dropout-Linear", 5, Mode::train);
+  check_layer<Seq<Linear<32, 16>, Dropout<0.3>, Linear<16, 4>>, Shape<32>>("Linear-Dropout-Linear", 5, Mode::eval);
 }
 
 TEST_CASE("Conv: a batch below max_batch") {

@@ -36,17 +36,17 @@ std::uint8_t pattern(std::size_t i, std::size_t c, std::size_t y, std::size_t x)
 }
 
 // n images whose pixels follow pattern(first + i, ...) and labels (first + i) % 10.
-Dataset make_dataset(std::size_t n, std::size_t first = 0) {
-  Dataset d;
+CifarDataset make_dataset(std::size_t n, std::size_t first = 0) {
+  CifarDataset d;
   d.class_names.assign(Cifar10::standard_class_names.begin(), Cifar10::standard_class_names.end());
   d.labels.resize(n);
-  d.images.resize(n * image_bytes);
+  d.images.resize(n * Cifar10::image_bytes);
   for (std::size_t i = 0; i < n; ++i) {
     d.labels[i] = static_cast<std::int32_t>((first + i) % 10);
     for (std::size_t c = 0; c < 3; ++c)
       for (std::size_t y = 0; y < 32; ++y)
         for (std::size_t x = 0; x < 32; ++x)
-          d.images[i * image_bytes + c * 1024 + y * 32 + x] = pattern(first + i, c, y, x);
+          d.images[i * Cifar10::image_bytes + c * 1024 + y * 32 + x] = pattern(first + i, c, y, x);
   }
   return d;
 }
@@ -84,7 +84,7 @@ std::string error_of(auto&& f) {
 
 TEST_CASE("write_cifar_binary writes the official record layout: label byte, then R, G, B planes") {
   TempDir dir("layout");
-  const Dataset d = make_dataset(3);
+  const CifarDataset d = make_dataset(3);
   write_cifar_binary(dir / "three.bin", d);
   const auto bytes = read_bytes(dir / "three.bin");
   REQUIRE(bytes.size() == 3 * 3073);
@@ -100,9 +100,9 @@ TEST_CASE("write_cifar_binary writes the official record layout: label byte, the
 
 TEST_CASE("load_file reads labels and pixels back exactly, CHW as stored") {
   TempDir dir("roundtrip");
-  const Dataset d = make_dataset(3);
+  const CifarDataset d = make_dataset(3);
   write_cifar_binary(dir / "three.bin", d);
-  const Dataset back = Cifar10::load_file(dir / "three.bin");
+  const CifarDataset back = Cifar10::load_file(dir / "three.bin");
   REQUIRE(back.size() == 3);
   CHECK(back.labels == d.labels);
   CHECK(back.images == d.images);
@@ -114,7 +114,7 @@ TEST_CASE("load_file reads labels and pixels back exactly, CHW as stored") {
 
   SUBCASE("first and count select a range") {
     write_cifar_binary(dir / "one.bin", d, 1, 1);
-    const Dataset one = Cifar10::load_file(dir / "one.bin");
+    const CifarDataset one = Cifar10::load_file(dir / "one.bin");
     REQUIRE(one.size() == 1);
     CHECK(one.labels[0] == 1);
     CHECK(one.pixel(0, 2, 3, 4) == pattern(1, 2, 3, 4));
@@ -129,7 +129,7 @@ TEST_CASE("load reads the train files in order, then the test file; names from b
   write_small_split(dir.path, total);
   const Cifar10::Options lax{.strict_size = false};
 
-  const Dataset train = Cifar10::load(dir.path, Split::train, lax);
+  const CifarDataset train = Cifar10::load(dir.path, Split::train, lax);
   REQUIRE(train.size() == total);  // 1 + 2 + 3 + 4 + 5
   CHECK(train.size() == 15);
   for (std::size_t i = 0; i < total; ++i) {
@@ -138,18 +138,18 @@ TEST_CASE("load reads the train files in order, then the test file; names from b
   }
   CHECK(train.class_names[1] == "automobile");
 
-  const Dataset test = Cifar10::load(dir.path, Split::test, lax);
+  const CifarDataset test = Cifar10::load(dir.path, Split::test, lax);
   REQUIRE(test.size() == 4);
   CHECK(test.labels[0] == 0);  // 1000 % 10
   CHECK(test.pixel(3, 0, 1, 1) == pattern(1003, 0, 1, 1));
 
-  const Dataset all = Cifar10::load(dir.path, Split::train | Split::test, lax);
+  const CifarDataset all = Cifar10::load(dir.path, Split::train | Split::test, lax);
   CHECK(all.size() == 19);
   CHECK(all.pixel(15, 1, 2, 3) == pattern(1000, 1, 2, 3));
 
   SUBCASE("class names from batches.meta.txt, empty lines and CR skipped") {
     std::ofstream(dir / "batches.meta.txt") << "a0\r\nb1\nc2\nd3\n\ne4\nf5\ng6\nh7\ni8\n  j9  \n\n";
-    const Dataset named = Cifar10::load(dir.path, Split::test, lax);
+    const CifarDataset named = Cifar10::load(dir.path, Split::test, lax);
     REQUIRE(named.num_classes() == 10);
     CHECK(named.class_names[0] == "a0");
     CHECK(named.class_names[4] == "e4");
@@ -179,20 +179,20 @@ TEST_CASE("strict size (the default) rejects a short file and accepts exactly 10
   CHECK(msg.find("is 9219 bytes (3 records); expected exactly 30730000 bytes") != std::string::npos);
   CHECK_THROWS_AS(Cifar10::load_file(dir / "test_batch.bin", {.strict_size = true}), ctnn::Error);
 
-  Dataset full;
+  CifarDataset full;
   full.class_names.assign(Cifar10::standard_class_names.begin(), Cifar10::standard_class_names.end());
   full.labels.resize(10'000);
-  full.images.resize(10'000 * image_bytes);
+  full.images.resize(10'000 * Cifar10::image_bytes);
   for (std::size_t i = 0; i < full.size(); ++i) {
     full.labels[i] = static_cast<std::int32_t>(i % 7);
-    full.images[i * image_bytes + 5] = static_cast<std::uint8_t>(i);
+    full.images[i * Cifar10::image_bytes + 5] = static_cast<std::uint8_t>(i);
   }
   write_cifar_binary(dir / "test_batch.bin", full);
   CHECK(fs::file_size(dir / "test_batch.bin") == 30'730'000);
-  const Dataset back = Cifar10::load(dir.path, Split::test);
+  const CifarDataset back = Cifar10::load(dir.path, Split::test);
   REQUIRE(back.size() == 10'000);
   CHECK(back.labels[9'999] == 9'999 % 7);
-  CHECK(back.images[9'999 * image_bytes + 5] == static_cast<std::uint8_t>(9'999));
+  CHECK(back.images[9'999 * Cifar10::image_bytes + 5] == static_cast<std::uint8_t>(9'999));
 }
 
 TEST_CASE("a truncated file is rejected with the byte offset where it ends") {
@@ -221,7 +221,7 @@ TEST_CASE("an empty file is rejected") {
 
 TEST_CASE("a label above 9 is rejected with file, record, byte offset and value") {
   TempDir dir("label");
-  Dataset d = make_dataset(3);
+  CifarDataset d = make_dataset(3);
   d.labels[1] = 10;
   write_cifar_binary(dir / "bad.bin", d);
   const std::string msg = error_of([&] { Cifar10::load_file(dir / "bad.bin"); });
@@ -251,7 +251,7 @@ TEST_CASE("a missing folder or file says which, and how to get the data") {
 
 TEST_CASE("write_cifar_binary rejects labels that do not fit in a byte and bad ranges") {
   TempDir dir("write");
-  Dataset d = make_dataset(2);
+  CifarDataset d = make_dataset(2);
   CHECK_THROWS_WITH(write_cifar_binary(dir / "x.bin", d, 3), doctest::Contains("past the end"));
   d.labels[1] = 256;
   CHECK_THROWS_WITH(write_cifar_binary(dir / "x.bin", d), doctest::Contains("label 256 of image 1"));
@@ -266,10 +266,10 @@ TEST_CASE("Split combines with |") {
 
 TEST_CASE("an oversized file is rejected in strict mode; whole extra records are fine in lax mode") {
   TempDir dir("oversized");
-  Dataset big;
+  CifarDataset big;
   big.class_names.assign(Cifar10::standard_class_names.begin(), Cifar10::standard_class_names.end());
   big.labels.assign(10'001, 3);
-  big.images.assign(10'001 * image_bytes, 7);
+  big.images.assign(10'001 * Cifar10::image_bytes, 7);
   write_cifar_binary(dir / "test_batch.bin", big);
   const std::string msg = error_of([&] { Cifar10::load(dir.path, Split::test); });
   CHECK(msg.find((dir / "test_batch.bin").string()) != std::string::npos);
@@ -317,7 +317,7 @@ TEST_CASE("Cifar10::parse reads bytes in memory with load_file's checks and mess
   TempDir dir("parse");
   write_cifar_binary(dir / "three.bin", make_dataset(3));
   auto bytes = read_bytes(dir / "three.bin");
-  const Dataset d = Cifar10::parse(bytes, "three.bin");
+  const CifarDataset d = Cifar10::parse(bytes, "three.bin");
   CHECK(d.labels == make_dataset(3).labels);
   CHECK(d.images == make_dataset(3).images);
   CHECK(d.class_names[9] == "truck");

@@ -14,15 +14,15 @@ using namespace ctnn::data;
 namespace {
 
 // n images with varied pixels (all byte values occur) and labels i % 10.
-Dataset make_dataset(std::size_t n) {
-  Dataset d;
+CifarDataset make_dataset(std::size_t n) {
+  CifarDataset d;
   d.class_names = synthetic_class_names();
   d.labels.resize(n);
-  d.images.resize(n * image_bytes);
+  d.images.resize(n * CifarDataset::image_bytes);
   for (std::size_t i = 0; i < n; ++i) {
     d.labels[i] = static_cast<std::int32_t>(i % 10);
-    for (std::size_t j = 0; j < image_bytes; ++j)
-      d.images[i * image_bytes + j] = static_cast<std::uint8_t>((i * 131 + j * 7 + (j >> 5) * 3 + 1) & 0xFF);
+    for (std::size_t j = 0; j < CifarDataset::image_bytes; ++j)
+      d.images[i * CifarDataset::image_bytes + j] = static_cast<std::uint8_t>((i * 131 + j * 7 + (j >> 5) * 3 + 1) & 0xFF);
   }
   return d;
 }
@@ -33,13 +33,13 @@ float norm(const LoaderOptions& o, std::size_t c, std::uint8_t v) {
 }
 
 // A reference for one output sample: zero-pad, crop at (crop_x, crop_y), flip, normalise.
-std::vector<float> reference(const Dataset& d, std::size_t idx, const Augmentation& a, const LoaderOptions& o) {
+std::vector<float> reference(const CifarDataset& d, std::size_t idx, const Augmentation& a, const LoaderOptions& o) {
   const std::size_t P = 32 + 2 * o.pad;
   std::vector<std::uint8_t> padded(3 * P * P, 0);
   for (std::size_t c = 0; c < 3; ++c)
     for (std::size_t y = 0; y < 32; ++y)
       for (std::size_t x = 0; x < 32; ++x) padded[(c * P + y + o.pad) * P + x + o.pad] = d.pixel(idx, c, y, x);
-  std::vector<float> out(image_bytes);
+  std::vector<float> out(CifarDataset::image_bytes);
   for (std::size_t c = 0; c < 3; ++c)
     for (std::size_t y = 0; y < 32; ++y)
       for (std::size_t x = 0; x < 32; ++x) {
@@ -57,9 +57,9 @@ struct Recorded {
 };
 
 // Every batch of the epoch that `loader` is in, from its current position.
-Recorded drain(Loader& loader) {
+Recorded drain(Loader<CifarImage>& loader) {
   Recorded r;
-  while (const Batch* b = loader.next()) {
+  while (const auto* b = loader.next()) {
     REQUIRE(b->images.batch() == b->size());
     r.images.insert(r.images.end(), b->images.data(), b->images.data() + b->images.size());
     r.labels.insert(r.labels.end(), b->labels.begin(), b->labels.end());
@@ -76,7 +76,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace
 
 TEST_CASE("every sample appears exactly once per epoch, with its label") {
-  const Dataset d = make_dataset(1000);
+  const CifarDataset d = make_dataset(1000);
   for (const bool background : {true, false}) {
     CAPTURE(background);
     LoaderOptions o = LoaderOptions::training(7, 64);
@@ -103,7 +103,7 @@ TEST_CASE("every sample appears exactly once per epoch, with its label") {
 }
 
 TEST_CASE("drop_last skips the final partial batch; evaluation keeps it") {
-  const Dataset d = make_dataset(100);
+  const CifarDataset d = make_dataset(100);
   Loader train(d, LoaderOptions::training(1, 32));
   CHECK(train.batches_per_epoch() == 3);
   CHECK(train.samples_per_epoch() == 96);
@@ -119,7 +119,7 @@ TEST_CASE("drop_last skips the final partial batch; evaluation keeps it") {
 }
 
 TEST_CASE("the shuffle differs between epochs and seeds and repeats for one seed") {
-  const Dataset d = make_dataset(500);
+  const CifarDataset d = make_dataset(500);
   Loader a(d, LoaderOptions::training(3, 50));
   Loader b(d, LoaderOptions::training(3, 50));
   Loader c(d, LoaderOptions::training(4, 50));
@@ -135,7 +135,7 @@ TEST_CASE("the shuffle differs between epochs and seeds and repeats for one seed
 }
 
 TEST_CASE("crop offsets cover 0..2*pad and flips take both values") {
-  const Dataset d = make_dataset(10);
+  const CifarDataset d = make_dataset(10);
   Loader loader(d, LoaderOptions::training(11));
   std::set<std::size_t> xs, ys;
   std::size_t flips = 0;
@@ -161,12 +161,12 @@ TEST_CASE("crop offsets cover 0..2*pad and flips take both values") {
 }
 
 TEST_CASE("evaluation: dataset order, no augmentation, normalisation applied exactly") {
-  const Dataset d = make_dataset(70);
+  const CifarDataset d = make_dataset(70);
   const LoaderOptions o = LoaderOptions::evaluation(32);
   Loader loader(d, o);
   loader.start_epoch(0);
   std::size_t seen = 0;
-  while (const Batch* b = loader.next()) {
+  while (const auto* b = loader.next()) {
     for (std::size_t k = 0; k < b->size(); ++k) {
       const std::size_t i = seen + k;
       REQUIRE(b->indices[k] == i);
@@ -189,7 +189,7 @@ TEST_CASE("evaluation: dataset order, no augmentation, normalisation applied exa
     u.mean = {0.f, 0.5f, 1.f};
     u.stddev = {1.f, 0.5f, 2.f};
     Loader l(d, u);
-    const Batch* b = l.next();  // starts epoch 0
+    const auto* b = l.next();  // starts epoch 0
     REQUIRE(b);
     CHECK(b->images(3, 0, 1, 2) == static_cast<float>(d.pixel(3, 0, 1, 2)) / 255.0f);
     CHECK(b->images(3, 1, 1, 2) == (static_cast<float>(d.pixel(3, 1, 1, 2)) / 255.0f - 0.5f) / 0.5f);
@@ -198,17 +198,17 @@ TEST_CASE("evaluation: dataset order, no augmentation, normalisation applied exa
 }
 
 TEST_CASE("training samples are the padded, cropped, flipped, normalised images") {
-  const Dataset d = make_dataset(300);
+  const CifarDataset d = make_dataset(300);
   const LoaderOptions o = LoaderOptions::training(5, 100);
   Loader loader(d, o);
   loader.start_epoch(2);
   bool saw_top_border = false, saw_flip = false;
-  while (const Batch* b = loader.next()) {
+  while (const auto* b = loader.next()) {
     for (std::size_t k = 0; k < b->size(); ++k) {
       const std::size_t pos = b->first_position + k;
       const Augmentation a = loader.augmentation(2, pos);
       const std::vector<float> want = reference(d, b->indices[k], a, o);
-      REQUIRE(std::memcmp(want.data(), b->images.sample(k), image_bytes * sizeof(float)) == 0);
+      REQUIRE(std::memcmp(want.data(), b->images.sample(k), CifarDataset::image_bytes * sizeof(float)) == 0);
       saw_flip |= a.flip;
       if (a.crop_y == 0) {  // shifted down by 4: rows 0..3 are padding, i.e. normalised zeros
         saw_top_border = true;
@@ -227,7 +227,7 @@ TEST_CASE("training samples are the padded, cropped, flipped, normalised images"
 }
 
 TEST_CASE("two loaders with one seed agree, with and without the background thread") {
-  const Dataset d = synthetic_cifar(260, 9);
+  const CifarDataset d = synthetic_cifar(260, 9);
   LoaderOptions o = LoaderOptions::training(21, 64);
   o.drop_last = false;
   Loader threaded(d, o);
@@ -245,7 +245,7 @@ TEST_CASE("two loaders with one seed agree, with and without the background thre
 }
 
 TEST_CASE("start_epoch(e, k) reproduces the tail of epoch e") {
-  const Dataset d = make_dataset(333);
+  const CifarDataset d = make_dataset(333);
   const LoaderOptions o = LoaderOptions::training(8, 32);
   Loader full(d, o);
   REQUIRE(full.batches_per_epoch() == 10);
@@ -254,7 +254,7 @@ TEST_CASE("start_epoch(e, k) reproduces the tail of epoch e") {
 
   Loader resumed(d, o);
   resumed.start_epoch(4, 6);
-  const Batch* first = resumed.next();
+  const auto* first = resumed.next();
   REQUIRE(first);
   CHECK(first->epoch == 4);
   CHECK(first->index == 6);
@@ -266,7 +266,7 @@ TEST_CASE("start_epoch(e, k) reproduces the tail of epoch e") {
   tail.images.insert(tail.images.end(), rest.images.begin(), rest.images.end());
   tail.indices.insert(tail.indices.end(), rest.indices.begin(), rest.indices.end());
   CHECK(tail.indices == std::vector<std::size_t>(whole.indices.begin() + 6 * 32, whole.indices.end()));
-  CHECK(same_bits(tail.images, std::vector<float>(whole.images.begin() + 6 * 32 * image_bytes, whole.images.end())));
+  CHECK(same_bits(tail.images, std::vector<float>(whole.images.begin() + 6 * 32 * CifarDataset::image_bytes, whole.images.end())));
 
   SUBCASE("restarting in the middle of an epoch discards the prefetched batch") {
     Loader l(d, o);
@@ -274,7 +274,7 @@ TEST_CASE("start_epoch(e, k) reproduces the tail of epoch e") {
     REQUIRE(l.next());
     REQUIRE(l.next());  // the worker is now preparing batch 2 of epoch 1
     l.start_epoch(4, 9);
-    const Batch* b = l.next();
+    const auto* b = l.next();
     REQUIRE(b);
     CHECK(b->index == 9);
     CHECK(std::vector<std::size_t>(b->indices.begin(), b->indices.end()) ==
@@ -290,7 +290,7 @@ TEST_CASE("start_epoch(e, k) reproduces the tail of epoch e") {
 }
 
 TEST_CASE("an error in the worker is rethrown by next(), which can then be retried") {
-  Dataset d = make_dataset(64);
+  CifarDataset d = make_dataset(64);
   for (const bool background : {true, false}) {
     CAPTURE(background);
     LoaderOptions o = LoaderOptions::evaluation(16);
@@ -303,7 +303,7 @@ TEST_CASE("an error in the worker is rethrown by next(), which can then be retri
     CHECK_THROWS_WITH_AS(loader.next(), doctest::Contains("label 42 of image 40 is not a class index"), ctnn::Error);
     CHECK_THROWS_AS(loader.next(), ctnn::Error);  // tried again, fails again
     d.labels[40] = 0;                             // the worker is idle after a failure
-    const Batch* b = loader.next();
+    const auto* b = loader.next();
     REQUIRE(b);
     CHECK(b->index == 2);
     CHECK(b->labels[8] == 0);
@@ -313,7 +313,7 @@ TEST_CASE("an error in the worker is rethrown by next(), which can then be retri
 }
 
 TEST_CASE("bad options and datasets are reported") {
-  const Dataset d = make_dataset(4);
+  const CifarDataset d = make_dataset(4);
   LoaderOptions o;
   o.batch = 0;
   CHECK_THROWS_WITH(Loader(d, o), doctest::Contains("batch size is 0"));
@@ -326,13 +326,13 @@ TEST_CASE("bad options and datasets are reported") {
   o = {};
   o.pad = 33;
   CHECK_THROWS_WITH(Loader(d, o), doctest::Contains("pad 33"));
-  Dataset bad = make_dataset(4);
+  CifarDataset bad = make_dataset(4);
   bad.labels[2] = 10;
   CHECK_THROWS_WITH(Loader(bad, {}), doctest::Contains("label 10 of image 2"));
   bad.labels.pop_back();
   CHECK_THROWS_WITH(Loader(bad, {}), doctest::Contains("3 labels but 12288 image bytes"));
 
-  Dataset empty;
+  CifarDataset empty;
   empty.class_names = {"only"};
   Loader none(empty, {});
   CHECK(none.batches_per_epoch() == 0);
@@ -340,7 +340,7 @@ TEST_CASE("bad options and datasets are reported") {
 }
 
 TEST_CASE("a loader destroyed mid-epoch stops its worker cleanly") {
-  const Dataset d = make_dataset(200);
+  const CifarDataset d = make_dataset(200);
   for (int i = 0; i < 20; ++i) {
     Loader loader(d, LoaderOptions::training(static_cast<std::uint64_t>(i), 16));
     loader.start_epoch(0);

@@ -42,13 +42,13 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 using namespace ctnn::data;
 
 TEST_CASE("iterating epochs allocates nothing after construction") {
-  Dataset d;
+  CifarDataset d;
   d.class_names = {"a", "b", "c"};
   d.labels.resize(500);
-  d.images.resize(500 * image_bytes);
+  d.images.resize(500 * CifarDataset::image_bytes);
   for (std::size_t i = 0; i < d.size(); ++i) {
     d.labels[i] = static_cast<std::int32_t>(i % 3);
-    d.images[i * image_bytes + i % image_bytes] = static_cast<std::uint8_t>(i);
+    d.images[i * CifarDataset::image_bytes + i % CifarDataset::image_bytes] = static_cast<std::uint8_t>(i);
   }
   for (const bool background : {true, false}) {
     LoaderOptions o = LoaderOptions::training(2, 64);
@@ -61,12 +61,12 @@ TEST_CASE("iterating epochs allocates nothing after construction") {
     const std::size_t before = allocations.load();
     for (std::size_t e = 0; e < 3; ++e) {
       loader.start_epoch(e);
-      while (const Batch* b = loader.next()) samples += b->size();
+      while (const auto* b = loader.next()) samples += b->size();
     }
     loader.start_epoch(7, 2);
     (void)loader.next();
     loader.start_epoch(8);  // restart while the worker holds a prefetched batch
-    while (const Batch* b = loader.next()) samples += b->size();
+    while (const auto* b = loader.next()) samples += b->size();
     const std::size_t after = allocations.load();
     CHECK(samples == 4 * 500);
     CHECK(after == before);

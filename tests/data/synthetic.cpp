@@ -12,12 +12,12 @@
 using namespace ctnn::data;
 
 TEST_CASE("synthetic_cifar is deterministic for a seed; each image depends on (seed, index) only") {
-  const Dataset a = synthetic_cifar(300, 42);
-  const Dataset b = synthetic_cifar(300, 42);
-  const Dataset prefix = synthetic_cifar(120, 42);
-  const Dataset other = synthetic_cifar(300, 43);
+  const CifarDataset a = synthetic_cifar(300, 42);
+  const CifarDataset b = synthetic_cifar(300, 42);
+  const CifarDataset prefix = synthetic_cifar(120, 42);
+  const CifarDataset other = synthetic_cifar(300, 43);
   REQUIRE(a.size() == 300);
-  CHECK(a.images.size() == 300 * image_bytes);
+  CHECK(a.images.size() == 300 * Cifar10::image_bytes);
   CHECK(a.labels == b.labels);
   CHECK(a.images == b.images);
   CHECK(std::equal(prefix.labels.begin(), prefix.labels.end(), a.labels.begin()));
@@ -31,7 +31,7 @@ TEST_CASE("synthetic_cifar is deterministic for a seed; each image depends on (s
 }
 
 TEST_CASE("synthetic labels are balanced-ish and images are varied") {
-  const Dataset d = synthetic_cifar(2000, 7);
+  const CifarDataset d = synthetic_cifar(2000, 7);
   for (const std::size_t n : d.class_counts()) {
     CHECK(n > 140);
     CHECK(n < 260);
@@ -47,7 +47,7 @@ TEST_CASE("synthetic labels are balanced-ish and images are varied") {
 
 TEST_CASE("synthetic classes carry their texture: stripes vary along their axis") {
   // Mean squared difference between neighbours along y and along x, per class.
-  const Dataset d = synthetic_cifar(1000, 3);
+  const CifarDataset d = synthetic_cifar(1000, 3);
   std::array<double, 10> dy{}, dx{};
   std::array<std::size_t, 10> count{};
   for (std::size_t i = 0; i < d.size(); ++i) {
@@ -73,9 +73,9 @@ TEST_CASE("a synthetic set survives a round trip through the CIFAR-10 binary for
   const fs::path dir = fs::temp_directory_path() / ("ctnn_test_data_synthetic_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const Dataset d = synthetic_cifar(25, 1);
+  const CifarDataset d = synthetic_cifar(25, 1);
   write_cifar_binary(dir / "test_batch.bin", d);
-  const Dataset back = Cifar10::load(dir, Split::test, {.strict_size = false});
+  const CifarDataset back = Cifar10::load(dir, Split::test, {.strict_size = false});
   CHECK(back.labels == d.labels);
   CHECK(back.images == d.images);
   fs::remove_all(dir);

@@ -1,6 +1,7 @@
 // Expression templates: assign() of tensor, scalar and per-channel expressions against plain
 // loops; element-wise functions; aliasing (the destination as an operand); the threaded path;
 // sum_per_channel.
+#include <ctnn/backend/cpu.hpp>  // the CPU evaluator
 #include <ctnn/expr.hpp>
 #include <doctest/doctest.h>
 
@@ -159,7 +160,7 @@ TEST_CASE("assign to a raw buffer of a shape, and assign_flat of any length") {
     }
     w[n] = 99.f;
     const expr::TensorLeaf<float> W{{}, w.data()}, G{{}, g.data()};
-    expr::assign_flat(Cpu{}, w.data(), n, W - 0.5f * G);
+    expr::assign_flat(w.data(), n, W - 0.5f * G);
     for (std::size_t i = 0; i < n; ++i) REQUIRE(near(w[i], float(i % 101) * 0.01f - 0.5f * (float(i % 7) - 3.f)));
     CHECK(w[n] == 99.f);
   }
@@ -175,7 +176,7 @@ TEST_CASE("plane_sum: every length around its 16-wide blocks, from any offset") 
       for (std::size_t j = 0; j < n; ++j) want += v[base + j];
       CAPTURE(base);
       CAPTURE(n);
-      REQUIRE(double(expr::detail::plane_sum(X, base, 0, n)) == doctest::Approx(want).epsilon(1e-5));
+      REQUIRE(double(backend::cpu::detail::plane_sum(X, base, 0, n)) == doctest::Approx(want).epsilon(1e-5));
     }
   }
 }

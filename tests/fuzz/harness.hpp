@@ -202,13 +202,13 @@ inline std::vector<std::pair<std::string, std::vector<unsigned char>>> checkpoin
 // Cifar10::read_class_names. Returns the number of images read (0 when the input was refused).
 inline std::size_t cifar10_one(const unsigned char* data, std::size_t size) {
   using ctnn::data::Cifar10;
-  using ctnn::data::Dataset;
+  using ctnn::data::CifarDataset;
   static TempFile file("cifar10.bin");
   file.write(data, size);
   const std::span<const std::uint8_t> bytes(data, size);
 
   bool parsed = false, loaded = false;
-  Dataset from_memory, from_file;
+  CifarDataset from_memory, from_file;
   try {
     from_memory = Cifar10::parse(bytes, "fuzz input");
     parsed = true;

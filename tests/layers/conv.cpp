@@ -159,3 +159,81 @@ TEST_CASE("Conv2d backward with dw == nullptr: the same dx as with dw, x never r
     ref::expect_close(dw, rdw, 1e-4, 1e-4, "dw");
   }
 }
+
+namespace {
+
+// Grouped convolutions and the bias option against the reference; finite differences too.
+template <class Spec, std::size_t H, std::size_t W>
+void check_conv_options(std::size_t batch) {
+  constexpr std::size_t Cin = 6, G = Spec::group_count;
+  using In = Shape<Cin, H, W>;
+  using Out = output_shape_t<Spec, In>;
+  constexpr std::size_t Cout = Out::template dim<0>, plane = Out::template dim<1> * Out::template dim<2>;
+  CAPTURE(Spec::name());
+  CAPTURE(batch);
+  ref::Harness<Spec, In> h(batch, 31 + batch, batch);
+  h.randomize_parameters();
+  const ref::ConvGeom g{batch, Cin, H, W, Cout, 3, 1, 1, G};
+  const ref::Vec x = h.input(), w = h.value("weight");
+  REQUIRE(w.size() == Cout * (Cin / G) * 9);
+  ref::Vec want = ref::conv2d(g, x, w);
+  if constexpr (Spec::has_bias) want = ref::add_bias(want, h.value("bias"), plane);
+  ref::expect_close(h.forward().span(), want, 1e-4, 1e-5, "forward");
+
+  ref::Vec dx, dw;
+  const ref::Vec dy = ref::to_double(h.r.span());
+  ref::conv2d_backward(g, x, w, dy, dx, dw);
+  ref::expect_close(h.backward(), dx, 1e-4, 1e-5, "dx");
+  ref::expect_close(h.grad("weight"), dw, 1e-4, 1e-4, "dw");
+  if constexpr (Spec::has_bias) ref::expect_close(h.grad("bias"), ref::bias_grad(dy, Cout, plane), 1e-4, 1e-4, "db");
+  h.check_gradients();
+}
+
+}  // namespace
+
+TEST_CASE("Conv options: groups, depthwise and bias; shapes, names and parameter counts") {
+  using Grouped = Conv<6, 4, 3, 1, 1, groups<2>>;
+  using Biased = Conv<6, 4, 3, 1, 1, with_bias>;
+  using Both = Conv<6, 9, 3, 1, 1, with_bias, groups<3>>;
+  static_assert(Grouped::group_count == 2 && !Grouped::has_bias);
+  static_assert(Both::group_count == 3 && Both::has_bias);
+  static_assert(parameter_count_v<Grouped, Shape<6, 5, 5>> == 4 * 3 * 9);
+  static_assert(parameter_count_v<Biased, Shape<6, 5, 5>> == 4 * 6 * 9 + 4);
+  static_assert(parameter_count_v<DepthwiseConv<6>, Shape<6, 5, 5>> == 6 * 9);
+  static_assert(macs_v<DepthwiseConv<6>, Shape<6, 5, 5>> == 6 * 25 * 9);
+  static_assert(std::is_same_v<DepthwiseConv<6, 3, 2>, Conv<6, 6, 3, 2, 1, groups<6>>>);
+  static_assert(std::is_same_v<output_shape_t<DepthwiseConv<6, 3, 2>, Shape<6, 9, 7>>, Shape<6, 5, 4>>);
+  CHECK(Both::name() == "Conv<6,9,3,1,1, groups<3>, with_bias>");
+  Rng rng(1);
+  layer_t<Biased, Shape<6, 5, 5>> biased(1, rng);
+  Collector c;
+  collect_state(biased, c);
+  REQUIRE(c.parameters().size() == 2);
+  CHECK(c.parameters()[1].name == "bias");
+  CHECK(c.parameters()[1].kind == ParamKind::bias);
+  // PyTorch's Conv2d bias initialisation: uniform within +-1/sqrt(fan_in), fan_in = 6 * 9.
+  const float bound = 1.f / std::sqrt(54.f);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(std::abs(c.parameters()[1].value[i]) <= bound);
+}
+
+TEST_CASE("grouped, depthwise and biased Conv against the reference and by finite differences") {
+  for (std::size_t batch : {1, 3}) {
+    check_conv_options<Conv<6, 4, 3, 1, 1, groups<2>>, 5, 4>(batch);
+    check_conv_options<Conv<6, 9, 3, 1, 1, groups<3>, with_bias>, 5, 4>(batch);
+    check_conv_options<Conv<6, 4, 3, 1, 1, with_bias>, 5, 4>(batch);
+    check_conv_options<DepthwiseConv<6>, 5, 4>(batch);
+    check_conv_options<DepthwiseConv<6, 3, 1, 1, with_bias>, 16, 20>(batch);  // wide enough to group images
+  }
+}
+
+TEST_CASE("a depthwise 1x1 stride-1 convolution (the direct path, one channel per group)") {
+  using Spec = DepthwiseConv<4, 1, 1, 0>;
+  using In = Shape<4, 3, 5>;
+  ref::Harness<Spec, In> h(2, 9);
+  const ref::ConvGeom g{2, 4, 3, 5, 4, 1, 1, 0, 4};
+  ref::expect_close(h.forward().span(), ref::conv2d(g, h.input(), h.value("weight")), 1e-5, 1e-6, "forward");
+  ref::Vec dx, dw;
+  ref::conv2d_backward(g, h.input(), h.value("weight"), ref::to_double(h.r.span()), dx, dw);
+  ref::expect_close(h.backward(), dx, 1e-5, 1e-6, "dx");
+  ref::expect_close(h.grad("weight"), dw, 1e-5, 1e-6, "dw");
+}

@@ -1,4 +1,5 @@
 // softmax_cross_entropy against a double-precision reference, by hand, and by finite differences.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
 #include <ctnn/loss.hpp>
 #include <doctest/doctest.h>
 

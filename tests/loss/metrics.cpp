@@ -1,4 +1,5 @@
 // count_correct / accuracy / argmax: top-1 with ties going to the lowest index.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
 #include <ctnn/loss.hpp>
 #include <doctest/doctest.h>
 

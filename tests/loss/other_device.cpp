@@ -1,6 +1,9 @@
-// softmax_cross_entropy and count_correct on a device other than Cpu: through a device's own hook
-// (found by argument-dependent lookup, declared after the ctnn headers) or, without one, through
-// the download / compute / upload fallback. The fake devices keep their memory on the host.
+// softmax_cross_entropy and count_correct on a device other than Cpu: through a device's own loss
+// kernel (registered in backend::kernels<D> after the ctnn headers) or, for a device that
+// registers backend::host_loss<D>, through download / compute / upload. The fake devices keep
+// their memory on the host.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
+#include <ctnn/backend/host_loss.hpp>
 #include <ctnn/loss.hpp>
 #include <doctest/doctest.h>
 
@@ -12,6 +15,8 @@
 namespace fake {
 
 struct HostMemory {
+  static constexpr const char* name = "fake";
+  static constexpr bool host_accessible = false;
   static inline int downloads = 0, uploads = 0;
   static void* allocate(std::size_t bytes, const char* what) { return ctnn::detail::host_allocate(bytes, what); }
   static void deallocate(void* p) noexcept { ctnn::detail::host_deallocate(p); }
@@ -26,14 +31,27 @@ inline int fused_calls = 0;
 
 }  // namespace fake
 
-// Declared after <ctnn/loss.hpp>: found at instantiation by argument-dependent lookup.
 namespace fake {
-inline double softmax_cross_entropy_sum(Fused, const float* logits, std::span<const std::int32_t> labels,
-                                        std::size_t classes, float eps, float* grad) {
-  ++fused_calls;
-  return ctnn::detail::softmax_cross_entropy_host(logits, labels.data(), labels.size(), classes, eps, grad);
-}
+struct FusedLoss {
+  static double softmax_cross_entropy_sum(const float* logits, std::span<const std::int32_t> labels, std::size_t classes,
+                                          float eps, float* grad) {
+    ++fused_calls;
+    return ctnn::backend::cpu::softmax_cross_entropy_rows(logits, labels.data(), labels.size(), classes, eps, grad);
+  }
+};
 }  // namespace fake
+
+// Registered after <ctnn/loss.hpp>: looked up when the loss is instantiated.
+template <>
+struct ctnn::backend::kernels<fake::Plain> {
+  using loss = ctnn::backend::host_loss<fake::Plain>;
+};
+template <>
+struct ctnn::backend::kernels<fake::Fused> {
+  using loss = fake::FusedLoss;
+};
+static_assert(ctnn::backend::LossKernel<ctnn::backend::kernels<fake::Plain>::loss>);
+static_assert(ctnn::backend::LossKernel<ctnn::backend::kernels<fake::Fused>::loss>);
 
 using namespace ctnn;
 

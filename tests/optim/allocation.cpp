@@ -1,5 +1,6 @@
 // Optimizers allocate their state once: no operator new after the first step, and the state's
 // addresses never change. Global operator new is replaced to count allocations.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
 #include <ctnn/optim.hpp>
 #include <doctest/doctest.h>
 

@@ -1,7 +1,7 @@
 // The optimizers on a device other than Cpu: state through D::allocate / zero / deallocate and
-// every update through assign_flat(D{}, ...), found by argument-dependent lookup even though the
-// overload is declared after <ctnn/optim.hpp>. Counting the calls checks "one fused expression per
-// tensor". The fake device keeps its memory on the host.
+// every update through the device's expression evaluator (expr::evaluator<D>), registered after
+// <ctnn/optim.hpp>: a specialisation is found when the optimizer is instantiated. Counting the
+// calls checks "one fused expression per tensor". The fake device keeps its memory on the host.
 #include <ctnn/optim.hpp>
 #include <doctest/doctest.h>
 
@@ -21,17 +21,24 @@ struct Device {
     ctnn::detail::host_deallocate(p);
   }
   static void zero(void* dst, std::size_t bytes) { if (bytes) std::memset(dst, 0, bytes); }
+  static constexpr const char* name = "fake";
+  static constexpr bool host_accessible = false;
+  static void copy(void* dst, const void* src, std::size_t bytes) { if (bytes) std::memcpy(dst, src, bytes); }
 };
+inline int assign_calls = 0;
 }  // namespace fake
 
-namespace fake {
-inline int assign_calls = 0;
-template <class E>
-void assign_flat(Device, float* dst, std::size_t n, const E& e) {
-  ++assign_calls;
-  for (std::size_t i = 0; i < n; ++i) dst[i] = static_cast<float>(e(i, 0));
-}
-}  // namespace fake
+// Registered after <ctnn/optim.hpp>.
+template <>
+struct ctnn::expr::evaluator<fake::Device> {
+  template <class T, class E>
+  static void assign(T* dst, std::size_t planes, std::size_t, std::size_t plane, const E& e) {
+    ++fake::assign_calls;
+    for (std::size_t i = 0; i < planes * plane; ++i) dst[i] = static_cast<T>(e(i, 0));
+  }
+  template <class E>
+  static void sum(double*, std::size_t, std::size_t, std::size_t, const E&) {}
+};
 
 using namespace ctnn;
 

@@ -1,4 +1,5 @@
 // Learning-rate schedules at specific points, against PyTorch's formulas.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
 #include <ctnn/optim.hpp>
 #include <doctest/doctest.h>
 

@@ -1,4 +1,5 @@
 // ctnn::SGD against PyTorch's documented algorithm: by hand and against a double reference.
+#include <ctnn/backend/cpu.hpp>  // the CPU backend: the tests run on ctnn::Cpu
 #include <ctnn/optim.hpp>
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-# cmake -DMODE=find_package|add_subdirectory -DCTNN_SOURCE_DIR=... -DCTNN_BINARY_DIR=...
+# cmake -DMODE=find_package|add_subdirectory|find_package_cuda [-DCUDA_COMPILER=...] -DCTNN_SOURCE_DIR=... -DCTNN_BINARY_DIR=...
 #       -DCONSUMER_SOURCE_DIR=... -DWORK_DIR=... -DGENERATOR=... -DCXX_COMPILER=... [-DCONFIG=...]
 #       -P consume.cmake
 # Builds and runs the consumer project against ctnn, installed (find_package) or as a subdirectory.
@@ -16,7 +16,7 @@ file(MAKE_DIRECTORY ${WORK_DIR})
 set(build ${WORK_DIR}/consumer-build)
 set(configure_args -S ${CONSUMER_SOURCE_DIR} -B ${build} -G ${GENERATOR} -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
 
-if(MODE STREQUAL "find_package")
+if(MODE MATCHES "^find_package")
   set(prefix ${WORK_DIR}/prefix)
   set(install_args --install ${CTNN_BINARY_DIR} --prefix ${prefix})
   if(CONFIG)
@@ -29,7 +29,10 @@ if(MODE STREQUAL "find_package")
     endif()
   endforeach()
   # Only the temporary prefix may provide ctnn: a system-wide or user-registry copy must not.
-  run("configure the consumer (find_package)" ${CMAKE_COMMAND} ${configure_args}
+  if(MODE STREQUAL "find_package_cuda")
+    list(APPEND configure_args -DCTNN_CONSUMER_CUDA=ON -DCMAKE_CUDA_COMPILER=${CUDA_COMPILER} -DCMAKE_CUDA_ARCHITECTURES=90)
+  endif()
+  run("configure the consumer (${MODE})" ${CMAKE_COMMAND} ${configure_args}
       -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCTNN_CONSUMER_EXPECT_PREFIX=${prefix})
 elseif(MODE STREQUAL "add_subdirectory")
   run("configure the consumer (add_subdirectory)" ${CMAKE_COMMAND} ${configure_args}
@@ -39,5 +42,9 @@ else()
 endif()
 
 run("build the consumer" ${CMAKE_COMMAND} --build ${build} -j 1)
-find_program(consumer NAMES ctnn_consumer PATHS ${build} ${build}/Debug ${build}/Release NO_DEFAULT_PATH REQUIRED)
+set(consumer_name ctnn_consumer)
+if(MODE STREQUAL "find_package_cuda")
+  set(consumer_name ctnn_consumer_cuda)
+endif()
+find_program(consumer NAMES ${consumer_name} PATHS ${build} ${build}/Debug ${build}/Release NO_DEFAULT_PATH REQUIRED)
 run("run the consumer" ${CMAKE_COMMAND} -E env OMP_NUM_THREADS=1 ${consumer})

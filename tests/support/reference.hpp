@@ -68,9 +68,10 @@ void expect_close(const Actual& actual, const Vec& expected, double rtol, double
 // ---- convolution ------------------------------------------------------------------------------
 
 struct ConvGeom {
-  size_t N, C, H, W, O, K, S, P;
+  size_t N, C, H, W, O, K, S, P, G = 1;  // G groups of C / G input and O / G output channels
   size_t Ho() const { return (H + 2 * P - K) / S + 1; }
   size_t Wo() const { return (W + 2 * P - K) / S + 1; }
+  size_t Cg() const { return C / G; }  // input channels per group
   // Input row/column of output position o and kernel offset k, or -1 in the padding.
   std::ptrdiff_t in(size_t o, size_t k, size_t extent) const {
     const auto i = std::ptrdiff_t(o * S + k) - std::ptrdiff_t(P);
@@ -78,20 +79,22 @@ struct ConvGeom {
   }
 };
 
-// y[n,o,i,j] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,c,i*S-P+kh,j*S-P+kw]
+// y[n,o,i,j] = sum_{c,kh,kw} w[o,c,kh,kw] x[n,g*Cg+c,i*S-P+kh,j*S-P+kw], g = o / (O / G) the
+// output channel's group and c over its Cg input channels.
 inline Vec conv2d(const ConvGeom& g, const Vec& x, const Vec& w) {
   Vec y(g.N * g.O * g.Ho() * g.Wo(), 0.0);
   for (size_t n = 0; n < g.N; ++n)
     for (size_t o = 0; o < g.O; ++o)
       for (size_t i = 0; i < g.Ho(); ++i)
         for (size_t j = 0; j < g.Wo(); ++j) {
+          const size_t first = o / (g.O / g.G) * g.Cg();
           double s = 0;
-          for (size_t c = 0; c < g.C; ++c)
+          for (size_t c = 0; c < g.Cg(); ++c)
             for (size_t kh = 0; kh < g.K; ++kh)
               for (size_t kw = 0; kw < g.K; ++kw) {
                 const auto ih = g.in(i, kh, g.H), iw = g.in(j, kw, g.W);
                 if (ih < 0 || iw < 0) continue;
-                s += w[((o * g.C + c) * g.K + kh) * g.K + kw] * x[((n * g.C + c) * g.H + ih) * g.W + iw];
+                s += w[((o * g.Cg() + c) * g.K + kh) * g.K + kw] * x[((n * g.C + first + c) * g.H + ih) * g.W + iw];
               }
           y[((n * g.O + o) * g.Ho() + i) * g.Wo() + j] = s;
         }
@@ -105,17 +108,31 @@ inline void conv2d_backward(const ConvGeom& g, const Vec& x, const Vec& w, const
     for (size_t o = 0; o < g.O; ++o)
       for (size_t i = 0; i < g.Ho(); ++i)
         for (size_t j = 0; j < g.Wo(); ++j) {
+          const size_t first = o / (g.O / g.G) * g.Cg();
           const double d = dy[((n * g.O + o) * g.Ho() + i) * g.Wo() + j];
-          for (size_t c = 0; c < g.C; ++c)
+          for (size_t c = 0; c < g.Cg(); ++c)
             for (size_t kh = 0; kh < g.K; ++kh)
               for (size_t kw = 0; kw < g.K; ++kw) {
                 const auto ih = g.in(i, kh, g.H), iw = g.in(j, kw, g.W);
                 if (ih < 0 || iw < 0) continue;
-                const size_t xi = ((n * g.C + c) * g.H + ih) * g.W + iw, wi = ((o * g.C + c) * g.K + kh) * g.K + kw;
+                const size_t xi = ((n * g.C + first + c) * g.H + ih) * g.W + iw;
+                const size_t wi = ((o * g.Cg() + c) * g.K + kh) * g.K + kw;
                 dx[xi] += w[wi] * d;
                 dw[wi] += x[xi] * d;
               }
         }
+}
+
+// y[n, c, j] + b[c] over planes of `plane` values, and the bias gradient sum_{n, j} dy[n, c, j].
+inline Vec add_bias(const Vec& y, const Vec& b, size_t plane) {
+  Vec out = y;
+  for (size_t i = 0; i < out.size(); ++i) out[i] += b[(i / plane) % b.size()];
+  return out;
+}
+inline Vec bias_grad(const Vec& dy, size_t channels, size_t plane) {
+  Vec db(channels, 0.0);
+  for (size_t i = 0; i < dy.size(); ++i) db[(i / plane) % channels] += dy[i];
+  return db;
 }
 
 // ---- batch normalisation (PyTorch semantics) ----------------------------------------------------
@@ -225,6 +242,21 @@ inline Vec relu_backward(const Vec& x, const Vec& dy) {
   for (size_t i = 0; i < x.size(); ++i) dx[i] = x[i] > 0 ? dy[i] : 0.0;
   return dx;
 }
+// Element-wise activations in double and their derivatives f'(x).
+inline Vec map(const Vec& x, double (*f)(double)) {
+  Vec y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) y[i] = f(x[i]);
+  return y;
+}
+inline double leaky_relu(double x, double slope) { return x > 0 ? x : slope * x; }
+inline double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+inline double gelu_grad(double x) {
+  return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * 3.14159265358979323846);
+}
+inline double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+inline double sigmoid_grad(double x) { return sigmoid(x) * (1 - sigmoid(x)); }
+inline double tanh_grad(double x) { return 1 - std::tanh(x) * std::tanh(x); }
+
 inline Vec add(const Vec& a, const Vec& b) {
   Vec y(a.size());
   for (size_t i = 0; i < a.size(); ++i) y[i] = a[i] + b[i];

@@ -20,20 +20,16 @@ struct EpochStats {
 };
 
 template <class Net, class Opt>
-EpochStats run_epoch(Net& net, Opt& opt, data::Loader& loader, std::size_t epoch, Tensor<Shape<10>>& grad) {
+EpochStats run_epoch(Net& net, Opt& opt, data::Loader<Image>& loader, std::size_t epoch, Tensor<Shape<10>>& grad) {
   loader.start_epoch(epoch);
   double loss = 0;
   std::size_t correct = 0, seen = 0;
   while (const auto* b = loader.next()) {
-    const auto& logits = net.forward(b->images, Mode::train);
-    const float l = softmax_cross_entropy(logits, b->labels, grad);
-    REQUIRE(std::isfinite(l));
-    net.zero_grad();
-    net.backward(grad);
-    opt.step(net.parameters());
-    loss += double(l) * double(b->size());
-    correct += count_correct(logits, b->labels);
-    seen += b->size();
+    const train::StepResult r = train::step(net, opt, b->images, b->labels, grad);
+    REQUIRE(r.finite);
+    loss += double(r.loss) * double(r.size);
+    correct += r.correct;
+    seen += r.size;
   }
   return {loss / double(seen), double(correct) / double(seen)};
 }
@@ -41,8 +37,8 @@ EpochStats run_epoch(Net& net, Opt& opt, data::Loader& loader, std::size_t epoch
 }  // namespace
 
 TEST_CASE("a small ResNet overfits 64 synthetic images to 100% training accuracy") {
-  const data::Dataset train = data::synthetic_cifar(64, 7);
-  data::Loader::Options options = data::Loader::Options::evaluation(64);  // fixed images, no augmentation
+  const data::CifarDataset train = data::synthetic_cifar(64, 7);
+  data::LoaderOptions options = data::LoaderOptions::evaluation(64);  // fixed images, no augmentation
   options.shuffle = true;
   options.seed = 3;
   data::Loader loader(train, options);
@@ -69,10 +65,10 @@ TEST_CASE("a small ResNet overfits 64 synthetic images to 100% training accuracy
 }
 
 TEST_CASE("the loss falls over a short augmented synthetic run and test accuracy beats chance") {
-  const data::Dataset train = data::synthetic_cifar(512, 1);
-  const data::Dataset test = data::synthetic_cifar(256, 99);
-  data::Loader loader(train, data::Loader::Options::training(5, 64));
-  data::Loader eval(test, data::Loader::Options::evaluation(128));
+  const data::CifarDataset train = data::synthetic_cifar(512, 1);
+  const data::CifarDataset test = data::synthetic_cifar(256, 99);
+  data::Loader loader(train, data::LoaderOptions::training(5, 64));
+  data::Loader eval(test, data::LoaderOptions::evaluation(128));
   Network<SmallResNet, Image> net(128, 2);
   SGD opt{0.05f, 0.9f, 5e-4f, true};
   Tensor<Shape<10>> grad(128);

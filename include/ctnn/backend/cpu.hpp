@@ -1,14 +1,17 @@
 #pragma once
-// The CPU backend: Eigen-backed kernels, registered as backend::kernels<Cpu>.
+// The CPU backend's registration: ctnn::Cpu's kernels (OpenBLAS or Eigen GEMMs, im2col, Winograd,
+// fused element-wise passes) and its expression evaluator, checked against the backend contract.
 
 #include "../core/device.hpp"
+#include "contract.hpp"
 #include "cpu/batchnorm.hpp"
 #include "cpu/conv.hpp"
+#include "cpu/evaluator.hpp"  // expr::evaluator<Cpu>
 #include "cpu/gemm.hpp"
 #include "cpu/linear.hpp"
+#include "cpu/loss.hpp"
 #include "cpu/pool.hpp"
 #include "cpu/winograd.hpp"
-#include "kernels.hpp"
 
 namespace ctnn::backend {
 
@@ -19,6 +22,9 @@ struct kernels<Cpu> {
   using pool2d = cpu::Pool2d;
   using global_avg_pool = cpu::GlobalAvgPool;
   using linear = cpu::Linear;
+  using loss = cpu::Loss;
 };
+
+static_assert(Backend<Cpu>, "ctnn::Cpu does not meet the backend contract (backend/contract.hpp)");
 
 }  // namespace ctnn::backend

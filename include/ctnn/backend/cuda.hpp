@@ -1,10 +1,10 @@
 #pragma once
-// The CUDA backend: ctnn::Cuda, its context, cuDNN/cuBLAS kernels registered as
-// backend::kernels<Cuda>, the CUDA expression evaluator, host <-> device transfers and the fused
-// softmax cross-entropy hook.
-// Compiled by nvcc only (CTNN_HAS_CUDA == 1); <ctnn/ctnn.hpp> includes it there. Include it before
-// the layer headers (the umbrella header does): layers call expr::assign by qualified name, which
-// binds to the overloads declared before them.
+// The CUDA backend's registration: ctnn::Cuda, its context, the cuDNN/cuBLAS kernels, the CUDA
+// expression evaluator and the fused loss, checked against the backend contract; plus the
+// CUDA-only extras (pinned buffers and asynchronous uploads, graphs, settings).
+// Compiled by nvcc only (CTNN_HAS_CUDA == 1); <ctnn/ctnn.hpp> includes it there. It may come before
+// or after the layer and optimizer headers: they reach the device through class template
+// specialisations, which are looked up when a network is instantiated.
 
 #include "../core/config.hpp"
 
@@ -12,7 +12,7 @@
 #error "ctnn/backend/cuda.hpp needs nvcc (CTNN_HAS_CUDA == 1); CPU-only code includes <ctnn/ctnn.hpp> without it"
 #endif
 
-#include "../expr/cuda_eval.hpp"
+#include "contract.hpp"
 #include "cuda/batchnorm.hpp"
 #include "cuda/buffer.hpp"
 #include "cuda/check.hpp"
@@ -20,13 +20,13 @@
 #include "cuda/conv.hpp"
 #include "cuda/descriptors.hpp"
 #include "cuda/device.hpp"
+#include "cuda/evaluator.hpp"  // expr::evaluator<Cuda>
 #include "cuda/graph.hpp"
 #include "cuda/launch.hpp"
 #include "cuda/linear.hpp"
 #include "cuda/loss.hpp"
 #include "cuda/pool.hpp"
 #include "cuda/transfer.hpp"
-#include "kernels.hpp"
 
 namespace ctnn::backend {
 
@@ -37,6 +37,9 @@ struct kernels<Cuda> {
   using pool2d = cuda::Pool2d;
   using global_avg_pool = cuda::GlobalAvgPool;
   using linear = cuda::Linear;
+  using loss = cuda::Loss;
 };
+
+static_assert(Backend<Cuda>, "ctnn::Cuda does not meet the backend contract (backend/contract.hpp)");
 
 }  // namespace ctnn::backend

@@ -3,6 +3,7 @@
 // gathered once when a network is built. Pointers refer to the network's device memory.
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +64,17 @@ private:
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
 };
+
+// Identifies a network's architecture by its name and every parameter's and buffer's name and
+// size: "<architecture>\n" then "parameter <name> <size>\n" per parameter and "buffer <name>
+// <size>\n" per buffer. Checkpoints store a hash of it (io/format.hpp).
+inline std::string architecture_signature(std::string_view architecture, std::span<const Parameter> params,
+                                          std::span<const Buffer> buffers) {
+  std::string s(architecture);
+  s += '\n';
+  for (const auto& p : params) s += "parameter " + p.name + ' ' + std::to_string(p.size) + '\n';
+  for (const auto& b : buffers) s += "buffer " + b.name + ' ' + std::to_string(b.size) + '\n';
+  return s;
+}
 
 }  // namespace ctnn

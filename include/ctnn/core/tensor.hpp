@@ -13,7 +13,7 @@
 
 namespace ctnn {
 
-template <ShapeType S, class D = Cpu, class T = float>
+template <ShapeType S, DeviceMemory D = Cpu, class T = float>
 class Tensor {
 public:
   using shape = S;

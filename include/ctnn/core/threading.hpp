@@ -32,11 +32,20 @@ inline void set_num_threads(int n) {
 
 namespace detail {
 
+// The threads a kernel sized for `workers` threads (its per-thread workspaces) runs now: OpenMP's
+// setting may have dropped since it was built. At least 1.
+inline int active_workers(int workers) { return std::max(1, std::min(workers, num_threads())); }
+
+// The threads that share `items` independent pieces of work: no more than there are pieces.
+inline int team_size(std::size_t items, int workers) {
+  return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(items, static_cast<std::size_t>(active_workers(workers)))));
+}
+
 // Calls f(i, worker) for i in [0, n), spread over at most `workers` threads; worker < workers
 // indexes per-thread workspaces allocated up front.
 template <class F>
 void parallel_for(std::size_t n, int workers, F&& f) {
-  const int t = static_cast<int>(std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, std::min(workers, num_threads())))));
+  const int t = team_size(n, workers);
 #if CTNN_HAS_OPENMP
   if (t > 1) {
 #pragma omp parallel for schedule(static) num_threads(t)
@@ -52,7 +61,7 @@ void parallel_for(std::size_t n, int workers, F&& f) {
 // Calls f(worker, begin, end) once per thread over a static partition of [0, n).
 template <class F>
 void parallel_chunks(std::size_t n, int workers, F&& f) {
-  const int t = static_cast<int>(std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, std::min(workers, num_threads())))));
+  const int t = team_size(n, workers);
 #if CTNN_HAS_OPENMP
   if (t > 1) {
 #pragma omp parallel num_threads(t)

@@ -2,9 +2,9 @@
 // CIFAR-10, binary version (https://www.cs.toronto.edu/~kriz/cifar.html, cifar-10-binary.tar.gz;
 // scripts/download_cifar10.sh fetches and checks it).
 //
-//   Dataset train = ctnn::data::Cifar10::load("data", ctnn::data::Split::train);   // 50,000 images
-//   Dataset test  = ctnn::data::Cifar10::load("data", ctnn::data::Split::test);    // 10,000 images
-//   Dataset all   = ctnn::data::Cifar10::load("data", Split::train | Split::test); // 60,000, train first
+//   CifarDataset train = ctnn::data::Cifar10::load("data", ctnn::data::Split::train);   // 50,000 images
+//   CifarDataset test  = ctnn::data::Cifar10::load("data", ctnn::data::Split::test);    // 10,000 images
+//   CifarDataset all   = ctnn::data::Cifar10::load("data", Split::train | Split::test); // 60,000, train first
 //
 // `dir` is the folder holding data_batch_1.bin ... data_batch_5.bin (train) and test_batch.bin
 // (test), or a folder with a cifar-10-batches-bin/ subfolder holding them (what the archive
@@ -66,6 +66,7 @@ struct Cifar10Options {
 class Cifar10 {
 public:
   static constexpr std::size_t num_classes = 10;
+  static constexpr std::size_t image_bytes = CifarDataset::image_bytes;         // 3,072
   static constexpr std::size_t record_bytes = 1 + image_bytes;                 // 3,073
   static constexpr std::size_t records_per_file = 10'000;
   static constexpr std::size_t file_bytes = records_per_file * record_bytes;   // 30,730,000
@@ -80,7 +81,7 @@ public:
   using Options = Cifar10Options;
 
   // Loads the files of `split` from `dir` (see the top of this header), train files first.
-  static Dataset load(const std::filesystem::path& dir, Split split, Options options = {}) {
+  static CifarDataset load(const std::filesystem::path& dir, Split split, Options options = {}) {
     namespace fs = std::filesystem;
     const fs::path folder = resolve_folder(dir);
     std::vector<fs::path> files;
@@ -90,7 +91,7 @@ public:
     if (files.empty()) ctnn::detail::fail("ctnn::data::Cifar10::load: the split selects no files");
     for (const auto& f : files) require_file(f);
 
-    Dataset out;
+    CifarDataset out;
     out.class_names = read_class_names(folder / meta_file);
     std::vector<std::uint8_t> buffer;  // one file's bytes, reused for every file
     for (const auto& f : files) append_file(f, options, buffer, out);
@@ -99,9 +100,9 @@ public:
 
   // Reads one CIFAR-10 binary file (class names: the standard ten). By default any positive whole
   // number of records is accepted; pass Options{.strict_size = true} to require 10,000.
-  static Dataset load_file(const std::filesystem::path& file, Options options = {.strict_size = false}) {
+  static CifarDataset load_file(const std::filesystem::path& file, Options options = {.strict_size = false}) {
     require_file(file);
-    Dataset out;
+    CifarDataset out;
     out.class_names.assign(standard_class_names.begin(), standard_class_names.end());
     std::vector<std::uint8_t> buffer;
     append_file(file, options, buffer, out);
@@ -110,9 +111,9 @@ public:
 
   // Reads the bytes of one CIFAR-10 binary file held in memory (class names: the standard ten),
   // with load_file's checks; `name` stands for the file in error messages.
-  static Dataset parse(std::span<const std::uint8_t> bytes, const std::string& name = "(memory)",
+  static CifarDataset parse(std::span<const std::uint8_t> bytes, const std::string& name = "(memory)",
                        Options options = {.strict_size = false}) {
-    Dataset out;
+    CifarDataset out;
     out.class_names.assign(standard_class_names.begin(), standard_class_names.end());
     check_size(name, bytes.size(), options);
     append_records(name, bytes.data(), bytes.size(), out);
@@ -228,7 +229,7 @@ private:
 
   // Appends the records of `file` to `out` (labels, images); `buffer` holds the whole file.
   static void append_file(const std::filesystem::path& file, const Options& options,
-                          std::vector<std::uint8_t>& buffer, Dataset& out) {
+                          std::vector<std::uint8_t>& buffer, CifarDataset& out) {
     const std::string name = file.string();
     std::error_code ec;
     const std::uintmax_t size = std::filesystem::file_size(file, ec);
@@ -255,7 +256,7 @@ private:
 
   // Appends the records in `data` (`bytes` long, a whole number of records) to `out`; every label
   // is checked before anything is appended.
-  static void append_records(const std::string& name, const std::uint8_t* data, std::size_t bytes, Dataset& out) {
+  static void append_records(const std::string& name, const std::uint8_t* data, std::size_t bytes, CifarDataset& out) {
     const std::size_t records = bytes / record_bytes;
     const std::size_t first = out.labels.size();
     for (std::size_t r = 0; r < records; ++r) {
@@ -277,10 +278,10 @@ private:
 
 // Writes images [first, first + count) of `dataset` to `path` in the CIFAR-10 binary format (1 label
 // byte + 3,072 CHW pixel bytes per record). count = npos: to the end. Labels must be 0..255.
-inline void write_cifar_binary(const std::filesystem::path& path, const Dataset& dataset, std::size_t first = 0,
+inline void write_cifar_binary(const std::filesystem::path& path, const CifarDataset& dataset, std::size_t first = 0,
                                std::size_t count = static_cast<std::size_t>(-1)) {
   const std::string name = path.string();
-  if (dataset.images.size() != dataset.labels.size() * image_bytes)
+  if (dataset.images.size() != dataset.labels.size() * Cifar10::image_bytes)
     ctnn::detail::fail("ctnn::data::write_cifar_binary('", name, "'): the dataset has ", dataset.labels.size(),
                  " labels but ", dataset.images.size(), " image bytes");
   if (first > dataset.size())

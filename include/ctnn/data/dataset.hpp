@@ -1,10 +1,11 @@
 #pragma once
-// ctnn::data::Dataset: labelled 3x32x32 uint8 images held in memory, in the layout of the CIFAR-10
-// binary files (each image CHW: 1,024 red bytes, then green, then blue, each plane 32x32 row-major).
+// ctnn::data::Dataset<Shape<C, H, W>>: labelled uint8 images of one shape held in memory, image
+// after image, each CHW (C planes of H x W bytes, row-major): the layout of the CIFAR binary files
+// and of what the IDX and image-folder readers produce.
 //
-//   Dataset d = Cifar10::load("data", Split::train);       // or synthetic_cifar(n, seed)
+//   CifarDataset d = Cifar10::load("data", Split::train);   // Dataset<Shape<3, 32, 32>>
 //   d.size()                   number of images
-//   d.image(i)                 std::span<const std::uint8_t, 3072> of image i
+//   d.image(i)                 std::span<const std::uint8_t, C * H * W> of image i
 //   d.pixel(i, c, y, x)        one byte
 //   d.labels[i]                int32 class index, 0 <= label < d.num_classes()
 //   d.class_names[k]           "airplane", ...
@@ -22,16 +23,16 @@
 
 namespace ctnn::data {
 
-// The per-sample shape of a CIFAR image and its sizes in bytes.
-using ImageShape = Shape<3, 32, 32>;
-inline constexpr std::size_t image_channels = 3;
-inline constexpr std::size_t image_height = 32;
-inline constexpr std::size_t image_width = 32;
-inline constexpr std::size_t image_plane_bytes = image_height * image_width;      // 1,024
-inline constexpr std::size_t image_bytes = image_channels * image_plane_bytes;    // 3,072
-static_assert(image_bytes == ImageShape::size);
-
+template <ShapeType S>
 struct Dataset {
+  static_assert(S::rank == 3, "ctnn::data::Dataset<Shape<C, H, W>>: images are channels x height x width");
+  using image_shape = S;
+  static constexpr std::size_t channels = S::template dim<0>;
+  static constexpr std::size_t height = S::template dim<1>;
+  static constexpr std::size_t width = S::template dim<2>;
+  static constexpr std::size_t plane_bytes = height * width;
+  static constexpr std::size_t image_bytes = S::size;
+
   std::vector<std::uint8_t> images;       // size() * image_bytes, image after image, CHW
   std::vector<std::int32_t> labels;       // size()
   std::vector<std::string> class_names;   // num_classes()
@@ -47,7 +48,7 @@ struct Dataset {
     return std::span<std::uint8_t, image_bytes>(images.data() + i * image_bytes, image_bytes);
   }
   std::uint8_t pixel(std::size_t i, std::size_t c, std::size_t y, std::size_t x) const noexcept {
-    return images[i * image_bytes + c * image_plane_bytes + y * image_width + x];
+    return images[i * image_bytes + c * plane_bytes + y * width + x];
   }
 
   // Number of images of each class (labels outside [0, num_classes()) are not counted).
@@ -62,7 +63,7 @@ struct Dataset {
   Dataset slice(std::size_t first, std::size_t count) const {
     if (first > size() || count > size() - first)
       ctnn::detail::fail("ctnn::data::Dataset::slice: images [", first, ", ", first + count,
-                   ") are outside a dataset of ", size(), " images");
+                         ") are outside a dataset of ", size(), " images");
     Dataset out;
     out.images.assign(images.begin() + static_cast<std::ptrdiff_t>(first * image_bytes),
                       images.begin() + static_cast<std::ptrdiff_t>((first + count) * image_bytes));
@@ -77,35 +78,18 @@ struct Dataset {
   void validate(const char* what = "ctnn::data::Dataset") const {
     if (images.size() != labels.size() * image_bytes)
       ctnn::detail::fail(what, ": the dataset has ", labels.size(), " labels but ", images.size(),
-                   " image bytes; expected ", labels.size() * image_bytes, " (", image_bytes,
-                   " bytes per 3x32x32 image)");
+                         " image bytes; expected ", labels.size() * image_bytes, " (", image_bytes, " bytes per ",
+                         S::str(), " image)");
     if (class_names.empty()) ctnn::detail::fail(what, ": the dataset has no class names");
     for (std::size_t i = 0; i < labels.size(); ++i)
       if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= class_names.size())
         ctnn::detail::fail(what, ": label ", labels[i], " of image ", i, " is not a class index; expected 0..",
-                     class_names.size() - 1);
+                           class_names.size() - 1);
   }
 };
 
-namespace detail {
+// The CIFAR-10 and CIFAR-100 image: 3 x 32 x 32.
+using CifarImage = Shape<3, 32, 32>;
+using CifarDataset = Dataset<CifarImage>;
 
-// splitmix64's finaliser: a bijective 64-bit mix.
-constexpr std::uint64_t mix64(std::uint64_t z) noexcept {
-  z += 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-// A seed derived from a user seed and up to three coordinates (a stream tag, an epoch, a position),
-// so that random choices depend on where they are made, not on how many came before.
-constexpr std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0,
-                                    std::uint64_t c = 0) noexcept {
-  std::uint64_t h = mix64(seed);
-  h = mix64(h ^ a);
-  h = mix64(h ^ b);
-  return mix64(h ^ c);
-}
-
-}  // namespace detail
 }  // namespace ctnn::data

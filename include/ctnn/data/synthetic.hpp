@@ -25,6 +25,7 @@
 #include "../core/random.hpp"
 #include "../core/threading.hpp"
 #include "dataset.hpp"
+#include "sampling.hpp"
 
 namespace ctnn::data {
 
@@ -68,8 +69,8 @@ inline std::int32_t synthetic_image(std::uint64_t seed, std::size_t i, std::uint
 
   const double k = two_pi / period;
   const double kd = two_pi / (period * 1.4142135623730951);
-  for (std::size_t y = 0; y < image_height; ++y) {
-    for (std::size_t x = 0; x < image_width; ++x) {
+  for (std::size_t y = 0; y < CifarDataset::height; ++y) {
+    for (std::size_t x = 0; x < CifarDataset::width; ++x) {
       const double fx = static_cast<double>(x), fy = static_cast<double>(y);
       double s = 0.0;
       switch (pattern) {
@@ -85,7 +86,7 @@ inline std::int32_t synthetic_image(std::uint64_t seed, std::size_t i, std::uint
         const double base = in_box ? oc[c] : bg[c] + (fg[c] - bg[c]) * t;
         const double noise = 24.0 * (rng.uniform_double() + rng.uniform_double() - 1.0);
         const double v = std::clamp(std::round(base + noise), 0.0, 255.0);
-        out[c * image_plane_bytes + y * image_width + x] = static_cast<std::uint8_t>(v);
+        out[c * CifarDataset::plane_bytes + y * CifarDataset::width + x] = static_cast<std::uint8_t>(v);
       }
     }
   }
@@ -95,13 +96,13 @@ inline std::int32_t synthetic_image(std::uint64_t seed, std::size_t i, std::uint
 }  // namespace detail
 
 // n synthetic CIFAR-format images of 10 learnable classes, deterministic for `seed` (see above).
-inline Dataset synthetic_cifar(std::size_t n, std::uint64_t seed = 0) {
-  Dataset d;
+inline CifarDataset synthetic_cifar(std::size_t n, std::uint64_t seed = 0) {
+  CifarDataset d;
   d.class_names = synthetic_class_names();
   d.labels.resize(n);
-  d.images.resize(n * image_bytes);
+  d.images.resize(n * CifarDataset::image_bytes);
   ctnn::detail::parallel_for(n, num_threads(), [&](std::size_t i, int) {
-    d.labels[i] = detail::synthetic_image(seed, i, d.images.data() + i * image_bytes);
+    d.labels[i] = detail::synthetic_image(seed, i, d.images.data() + i * CifarDataset::image_bytes);
   });
   return d;
 }

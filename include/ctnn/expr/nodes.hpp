@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "../core/config.hpp"
@@ -48,6 +49,21 @@ ChannelLeaf<T> channel(const Tensor<S, D, T>& t) { return {{}, t.data()}; }
 template <class T>
 ScalarLeaf<T> scalar(T v) { return {{}, v}; }
 
+// Uniform random numbers in [0, 1) (24 random bits), a pure function of (seed, i): the same seed
+// gives the same value at element i in every pass and on every device, so a dropout mask is
+// recomputed in backward instead of stored. splitmix64 of the element's counter.
+struct RandomLeaf : node_tag {
+  std::uint64_t seed;
+  CTNN_HD float operator()(std::size_t i, std::size_t) const {
+    std::uint64_t z = seed + (static_cast<std::uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<float>(z >> 40) * 0x1.0p-24f;
+  }
+};
+inline RandomLeaf uniform_random(std::uint64_t seed) { return {{}, seed}; }
+
 // ---- operations -----------------------------------------------------------------------------
 
 namespace op {
@@ -59,6 +75,7 @@ struct max { template <class T> CTNN_HD static T apply(T a, T b) { return a > b 
 struct min { template <class T> CTNN_HD static T apply(T a, T b) { return a < b ? a : b; } };
 // 1 where a > b, else 0 (masks such as the ReLU derivative).
 struct greater { template <class T> CTNN_HD static T apply(T a, T b) { return a > b ? T(1) : T(0); } };
+struct greater_equal { template <class T> CTNN_HD static T apply(T a, T b) { return a >= b ? T(1) : T(0); } };
 
 struct neg { template <class T> CTNN_HD static T apply(T a) { return -a; } };
 struct relu { template <class T> CTNN_HD static T apply(T a) { return a > T(0) ? a : T(0); } };
@@ -67,6 +84,12 @@ struct sqrt { template <class T> CTNN_HD static T apply(T a) { return std::sqrt(
 struct exp { template <class T> CTNN_HD static T apply(T a) { return std::exp(a); } };
 struct log { template <class T> CTNN_HD static T apply(T a) { return std::log(a); } };
 struct abs { template <class T> CTNN_HD static T apply(T a) { return a < T(0) ? -a : a; } };
+template <class To>
+struct convert { template <class T> CTNN_HD static To apply(T a) { return static_cast<To>(a); } };
+struct tanh { template <class T> CTNN_HD static T apply(T a) { return std::tanh(a); } };
+struct erf { template <class T> CTNN_HD static T apply(T a) { return std::erf(a); } };
+// 1 / (1 + exp(-a)): exp overflows to infinity for a very negative a, and the quotient is then 0.
+struct sigmoid { template <class T> CTNN_HD static T apply(T a) { return T(1) / (T(1) + std::exp(-a)); } };
 }  // namespace op
 
 template <class Op, class A>
@@ -132,9 +155,15 @@ template <Operand A> auto sqrt(const A& a) { return make_unary<op::sqrt>(a); }
 template <Operand A> auto exp(const A& a) { return make_unary<op::exp>(a); }
 template <Operand A> auto log(const A& a) { return make_unary<op::log>(a); }
 template <Operand A> auto abs(const A& a) { return make_unary<op::abs>(a); }
+// a's value converted to To (mixing float and double operands needs it: as<float>(sums)).
+template <class To, Operand A> auto as(const A& a) { return make_unary<op::convert<To>>(a); }
+template <Operand A> auto tanh(const A& a) { return make_unary<op::tanh>(a); }
+template <Operand A> auto erf(const A& a) { return make_unary<op::erf>(a); }
+template <Operand A> auto sigmoid(const A& a) { return make_unary<op::sigmoid>(a); }
 template <Operand A, Operand B> auto max(const A& a, const B& b) { return make_binary<op::max>(a, b); }
 template <Operand A, Operand B> auto min(const A& a, const B& b) { return make_binary<op::min>(a, b); }
 template <Operand A, Operand B> auto greater(const A& a, const B& b) { return make_binary<op::greater>(a, b); }
+template <Operand A, Operand B> auto greater_equal(const A& a, const B& b) { return make_binary<op::greater_equal>(a, b); }
 template <Operand C, Operand A, Operand B>
 auto select(const C& c, const A& a, const B& b) {
   return Select<lifted_t<C>, lifted_t<A>, lifted_t<B>>{{}, lift(c), lift(a), lift(b)};

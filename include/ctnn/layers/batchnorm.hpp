@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "../backend/kernels.hpp"
+#include "../backend/contract.hpp"
 #include "../core/init.hpp"
 #include "layer.hpp"
 
@@ -20,11 +20,9 @@ struct BatchNorm {
   static std::string name() { return "BatchNorm<" + std::to_string(C) + ">"; }
 
   template <class X>
-  static constexpr bool check =
-      wiring::all_v<wiring::channel_count<BatchNorm, wiring::expects<C>, wiring::input_has<X::template dim<0>>>>;
-
+  using checks = wiring::checks<wiring::channel_count<BatchNorm, wiring::expects<C>, wiring::input_has<X::template dim<0>>>>;
   template <class X>
-  using output = std::conditional_t<check<X>, X, X>;
+  using output = X;
 
   template <class X>
   static constexpr std::size_t parameter_count = 2 * C;
@@ -37,10 +35,11 @@ struct BatchNorm {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<X, D>;
     using vector_type = Tensor<Shape<C>, D>;
+    static constexpr std::size_t spatial = X::size / C;
 
     layer(std::size_t max_batch, Rng&)
         : gamma_(1), beta_(1), dgamma_(1), dbeta_(1), mean_(1), var_(1), y_(max_batch), dx_(max_batch),
-          kernel_(C, X::size / C, max_batch) {
+          kernel_(C, spatial, max_batch) {
       init::constant(gamma_, 1.f);
       init::constant(beta_, 0.f);
       init::constant(mean_, 0.f);
@@ -53,11 +52,15 @@ struct BatchNorm {
       x_ = &x;
       mode_ = mode;
       y_.set_batch(x.batch());
-      if (mode == Mode::train)
+      if (mode == Mode::train) {
+        if (x.batch() * spatial < 2)
+          detail::fail("ctnn::BatchNorm: training needs more than one value per channel, got batch ", x.batch(), " of ",
+                       spatial, " values per channel (use Mode::eval or a larger batch)");
         kernel_.forward_train(x.data(), y_.data(), gamma_.data(), beta_.data(), mean_.data(), var_.data(), x.batch(),
                               momentum, eps);
-      else
+      } else {
         kernel_.forward_eval(x.data(), y_.data(), gamma_.data(), beta_.data(), mean_.data(), var_.data(), x.batch(), eps);
+      }
       return y_;
     }
 

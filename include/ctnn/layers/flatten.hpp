@@ -12,9 +12,9 @@ struct Flatten {
   static std::string name() { return "Flatten"; }
 
   template <class X>
-  static constexpr bool check = wiring::all_v<wiring::flatten_input<Flatten, wiring::input_has<X::rank>>>;
+  using checks = wiring::checks<wiring::flatten_input<Flatten, wiring::input_has<X::rank>>>;
   template <class X>
-  using output = std::conditional_t<check<X>, Shape<X::size>, Shape<X::size>>;
+  using output = Shape<X::size>;
 
   template <class X, class D>
   class layer {

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <string>
 
-#include "../backend/kernels.hpp"
+#include "../backend/contract.hpp"
 #include "../core/init.hpp"
 #include "layer.hpp"
 
@@ -18,12 +18,10 @@ struct Linear {
   static std::string name() { return "Linear<" + detail::join_numbers(In, Out) + ">"; }
 
   template <class X>
-  static constexpr bool check =
-      wiring::all_v<wiring::input_rank<Linear, wiring::expects<1>, wiring::input_has<X::rank>>,
-                    wiring::feature_count<Linear, wiring::expects<In>, wiring::input_has<X::size>>>;
-
+  using checks = wiring::checks<wiring::input_rank<Linear, wiring::expects<1>, wiring::input_has<X::rank>>,
+                                wiring::feature_count<Linear, wiring::expects<In>, wiring::input_has<X::size>>>;
   template <class X>
-  using output = std::conditional_t<check<X>, Shape<Out>, Shape<Out>>;
+  using output = Shape<Out>;
 
   template <class X>
   static constexpr std::size_t parameter_count = In * Out + Out;

@@ -5,8 +5,9 @@
 #include <cstddef>
 #include <string>
 
-#include "../backend/kernels.hpp"
+#include "../backend/contract.hpp"
 #include "layer.hpp"
+#include "window.hpp"
 
 namespace ctnn {
 
@@ -17,25 +18,13 @@ struct PoolSpec {
   static_assert(K > 0 && S > 0, "ctnn pooling: kernel and stride must be positive");
 
   template <class X>
-  struct infer {
-    static constexpr std::size_t C = dim_or_one<X, 0>;
-    static constexpr std::size_t H = dim_or_one<X, 1>;
-    static constexpr std::size_t W = dim_or_one<X, 2>;
-    static constexpr bool ok =
-        wiring::all_v<wiring::input_rank<Spec, wiring::expects<3>, wiring::input_has<X::rank>>,
-                      wiring::pool_padding<Spec, wiring::kernel<K>, wiring::padded_input<P>>,
-                      wiring::kernel_fits<Spec, wiring::kernel<K>, wiring::padded_input<H + 2 * P>>,
-                      wiring::kernel_fits<Spec, wiring::kernel<K>, wiring::padded_input<W + 2 * P>>>;
-    static constexpr std::size_t Ho = ok ? (H + 2 * P - K) / S + 1 : 1;
-    static constexpr std::size_t Wo = ok ? (W + 2 * P - K) / S + 1 : 1;
-    using type = Shape<C, Ho, Wo>;
-    static constexpr backend::Geometry2d geometry{C, H, W, C, Ho, Wo, K, S, P};
-  };
+  using window = detail::window<Spec, X, K, S, P>;
 
   template <class X>
-  using output = typename infer<X>::type;
+  using checks = wiring::checks<typename window<X>::rank_check, wiring::pool_padding<Spec, wiring::kernel<K>, wiring::padded_input<P>>,
+                                typename window<X>::height_check, typename window<X>::width_check>;
   template <class X>
-  static constexpr bool check = infer<X>::ok;
+  using output = Shape<window<X>::C, window<X>::Ho, window<X>::Wo>;
   template <class X>
   static constexpr std::size_t macs = output<X>::size * K * K;
 
@@ -45,7 +34,7 @@ struct PoolSpec {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(infer<X>::geometry, Kind, max_batch) {}
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(window<X>::geometry(window<X>::C), Kind, max_batch) {}
 
     const output_type& forward(const input_type& x, Mode) {
       x_ = &x;
@@ -85,9 +74,9 @@ struct GlobalAvgPool {
   static std::string name() { return "GlobalAvgPool"; }
 
   template <class X>
-  static constexpr bool check = wiring::all_v<wiring::input_rank<GlobalAvgPool, wiring::expects<3>, wiring::input_has<X::rank>>>;
+  using checks = wiring::checks<wiring::input_rank<GlobalAvgPool, wiring::expects<3>, wiring::input_has<X::rank>>>;
   template <class X>
-  using output = std::conditional_t<check<X>, Shape<X::template dim<0>, 1, 1>, Shape<X::template dim<0>, 1, 1>>;
+  using output = Shape<X::template dim<0>, 1, 1>;
   template <class X>
   static constexpr std::size_t macs = X::size;
 

@@ -30,20 +30,28 @@ struct Residual {
 
   // A wiring error inside the main branch is reported once: the shortcut then sees the input
   // wiring::unreached (it is neither checked nor instantiated) and the branch shapes are not
-  // compared. The comparison is a separate class so that its shapes are inferred only when needed.
+  // compared. Errors inside a branch are located under residual_main_branch or residual_shortcut.
   template <class X>
   using shortcut_input = std::conditional_t<wiring::wired_v<Main, X>, X, wiring::unreached>;
 
   template <class X>
-  struct compare_branches
-      : wiring::residual_shapes<Residual, wiring::main_branch_output<output_shape_t<Main, X>>,
-                                wiring::shortcut_output<output_shape_t<Shortcut, X>>> {};
-
+  static auto first_failure() {
+    using M = wiring::failure_t<Main, X>;
+    using S = wiring::failure_t<Shortcut, X>;
+    if constexpr (!std::is_same_v<M, wiring::ok>) {
+      return std::type_identity<wiring::prepend_t<wiring::residual_main_branch, M>>{};
+    } else if constexpr (!std::is_same_v<S, wiring::ok>) {
+      return std::type_identity<wiring::prepend_t<wiring::residual_shortcut, S>>{};
+    } else {
+      using shapes = wiring::residual_shapes<Residual, wiring::main_branch_output<detail::output_t<Main, X>>,
+                                             wiring::shortcut_output<detail::output_t<Shortcut, X>>>;
+      return std::type_identity<typename wiring::first_failing<wiring::checks<shapes>>::type>{};
+    }
+  }
   template <class X>
-  static constexpr bool check =
-      wiring::all_v<wiring::wired<Main, X>, wiring::wired<Shortcut, X>, compare_branches<X>>;
+  using failure = typename decltype(first_failure<X>())::type;
   template <class X>
-  using output = std::conditional_t<check<X>, output_shape_t<Main, X>, output_shape_t<Main, X>>;
+  using output = detail::output_t<Main, X>;
 
   // The two branches; the add (and activation) after them is the Residual's own work.
   template <class X>
@@ -53,9 +61,10 @@ struct Residual {
 
   template <class X>
   static constexpr std::size_t parameter_count =
-      parameter_count_v<Main, X> + parameter_count_v<Shortcut, shortcut_input<X>>;
+      detail::parameter_count_of<Main, X>() + detail::parameter_count_of<Shortcut, shortcut_input<X>>();
   template <class X>
-  static constexpr std::size_t macs = macs_v<Main, X> + macs_v<Shortcut, shortcut_input<X>> + output<X>::size;
+  static constexpr std::size_t macs =
+      detail::macs_of<Main, X>() + detail::macs_of<Shortcut, shortcut_input<X>>() + output<X>::size;
 
   template <class X, class D>
   class layer {
@@ -63,19 +72,24 @@ struct Residual {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;
     static constexpr bool relu = std::is_same_v<Activation, ReLU>;
+    using main_type = detail::layer_of_t<Main, X, D>;
+    using shortcut_type = detail::layer_of_t<Shortcut, shortcut_input<X>, D>;
+    // Whether both branches are wired and real; otherwise an error has been reported and this never runs.
+    static constexpr bool runnable = std::is_same_v<failure<X>, wiring::ok> && detail::runnable_v<Main, X, D> &&
+                                     detail::runnable_v<Shortcut, shortcut_input<X>, D>;
 
     layer(std::size_t max_batch, Rng& rng)
         : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch), dz_(relu ? max_batch : 0),
           dx_(max_batch) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
-      if constexpr (check<X>)
+      if constexpr (runnable)
         return forward_wired(x, mode);
       else
         std::abort();  // unreachable: a wiring error has already failed the compilation
     }
     const input_type& backward(const output_type& dy, bool need_dx = true) {
-      if constexpr (check<X>)
+      if constexpr (runnable)
         return backward_wired(dy, need_dx);
       else
         std::abort();
@@ -121,8 +135,8 @@ struct Residual {
       return dx_;
     }
 
-    layer_t<Main, X, D> main_;
-    detail::child_layer_t<Shortcut, shortcut_input<X>, D> shortcut_;
+    main_type main_;
+    shortcut_type shortcut_;
     output_type y_, dz_;
     input_type dx_;
     bool forwarded_ = false;

@@ -1,6 +1,7 @@
 #pragma once
 // Seq<Layers...>: sequential composition. Shapes flow through the list at compile time; each
-// layer reads its predecessor's output buffer. Children are named by position ("0", "1", ...).
+// layer reads its predecessor's output buffer. Children are named by position ("0", "1", ...), in
+// parameter names and in the path of a wiring error (wiring::seq_position<I>).
 
 #include <cstddef>
 #include <cstdlib>
@@ -15,29 +16,32 @@ namespace ctnn {
 
 namespace detail {
 
-// The input shapes of each layer of a chain, the final output shape, and whether every layer's
-// checks pass. Inference stops at the first layer whose checks fail: that layer's (fallback)
-// output becomes the chain's output and the layers after it get the input wiring::unreached, so
-// one wiring mistake gives one compile error instead of a cascade.
-template <class In, class... Ls>
+// The input shapes of each layer of a chain, the final output shape, and the first failure among
+// its layers (located: seq_position<I> in front of the layer's own path). Inference stops at the
+// first layer whose checks fail: that layer's (fallback) output becomes the chain's output and the
+// layers after it get the input wiring::unreached, so one wiring mistake gives one compile error
+// instead of a cascade.
+template <std::size_t I, class In, class... Ls>
 struct chain {
   using inputs = std::tuple<>;
   using out = In;
-  static constexpr bool ok = true;
+  using failure = wiring::ok;
 };
 template <class Out, class... Rest>
 struct chain_stopped {
   using inputs = std::tuple<std::conditional_t<true, wiring::unreached, Rest>...>;
   using out = Out;
-  static constexpr bool ok = false;
+  using failure = wiring::ok;  // the failure is the stopping layer's
 };
-template <class In, class L, class... Rest>
-struct chain<In, L, Rest...> {
-  using here = output_shape_t<L, In>;
-  using next = std::conditional_t<wiring::wired_v<L, In>, chain<here, Rest...>, chain_stopped<here, Rest...>>;
+template <std::size_t I, class In, class L, class... Rest>
+struct chain<I, In, L, Rest...> {
+  using here = output_t<L, In>;
+  using own = wiring::failure_t<L, In>;
+  static constexpr bool wired = std::is_same_v<own, wiring::ok>;
+  using next = std::conditional_t<wired, chain<I + 1, here, Rest...>, chain_stopped<here, Rest...>>;
   using inputs = decltype(std::tuple_cat(std::declval<std::tuple<In>>(), std::declval<typename next::inputs>()));
   using out = typename next::out;
-  static constexpr bool ok = next::ok;
+  using failure = std::conditional_t<wired, typename next::failure, wiring::prepend_t<wiring::seq_position<I>, own>>;
 };
 
 template <class Specs, class Inputs>
@@ -56,11 +60,11 @@ struct Seq {
   using specs = std::tuple<Layers...>;
 
   template <class X>
-  using inputs = typename detail::chain<X, Layers...>::inputs;
+  using inputs = typename detail::chain<0, X, Layers...>::inputs;
   template <class X>
-  using output = typename detail::chain<X, Layers...>::out;
+  using output = typename detail::chain<0, X, Layers...>::out;
   template <class X>
-  static constexpr bool check = detail::chain<X, Layers...>::ok;
+  using failure = typename detail::chain<0, X, Layers...>::failure;
   // The layers with their input shapes, in order.
   template <class X>
   using children = typename detail::zip_children<specs, inputs<X>>::type;
@@ -75,14 +79,14 @@ struct Seq {
   template <class X>
   static constexpr std::size_t parameter_count = [] {
     return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::size_t{0} + ... + parameter_count_v<Layers, std::tuple_element_t<I, inputs<X>>>);
+      return (std::size_t{0} + ... + detail::parameter_count_of<Layers, std::tuple_element_t<I, inputs<X>>>());
     }(std::index_sequence_for<Layers...>{});
   }();
 
   template <class X>
   static constexpr std::size_t macs = [] {
     return []<std::size_t... I>(std::index_sequence<I...>) {
-      return (std::size_t{0} + ... + macs_v<Layers, std::tuple_element_t<I, inputs<X>>>);
+      return (std::size_t{0} + ... + detail::macs_of<Layers, std::tuple_element_t<I, inputs<X>>>());
     }(std::index_sequence_for<Layers...>{});
   }();
 
@@ -92,9 +96,13 @@ struct Seq {
     struct instances;
     template <std::size_t... I>
     struct instances<std::index_sequence<I...>> {
-      using type = std::tuple<typename detail::child_layer<Layers, std::tuple_element_t<I, inputs<X>>, D>::type...>;
+      using type = std::tuple<detail::layer_of_t<Layers, std::tuple_element_t<I, inputs<X>>, D>...>;
+      static constexpr bool runnable = (detail::runnable_v<Layers, std::tuple_element_t<I, inputs<X>>, D> && ...);
     };
     using tuple_type = typename instances<std::index_sequence_for<Layers...>>::type;
+    // Whether every layer is wired and real; otherwise an error has been reported and this never runs.
+    static constexpr bool runnable =
+        std::is_same_v<failure<X>, wiring::ok> && instances<std::index_sequence_for<Layers...>>::runnable;
 
   public:
     using input_type = Tensor<X, D>;
@@ -104,13 +112,13 @@ struct Seq {
     layer(std::size_t max_batch, Rng& rng) : layers_(build(max_batch, rng, std::type_identity<tuple_type>{})) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
-      if constexpr (check<X>)
+      if constexpr (runnable)
         return forward_from<0>(x, mode);
       else
         std::abort();  // unreachable: a wiring error has already failed the compilation
     }
     const input_type& backward(const output_type& dy, bool need_dx = true) {
-      if constexpr (check<X>)
+      if constexpr (runnable)
         return backward_from<length - 1>(dy, need_dx);
       else
         std::abort();

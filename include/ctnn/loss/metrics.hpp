@@ -8,18 +8,20 @@
 // index, like torch.argmax / std::max_element) equals the label; 0 for an empty batch.
 // accuracy: count_correct / batch, in [0, 1]; an empty batch throws.
 // Both throw ctnn::Error when labels.size() != logits.batch() or a label is outside [0, C) (index
-// and value in the message). `labels` lives in host memory; logits on a device other than the
-// CPU are downloaded into a per-thread host buffer first.
+// and value in the message). `labels` lives in host memory; logits the host cannot read directly
+// are downloaded into a per-thread host buffer first (host_view, core/transfer.hpp).
 // ctnn::argmax(const float* row, std::size_t classes) is the top-1 rule used.
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/shape.hpp"
 #include "../core/tensor.hpp"
+#include "../core/transfer.hpp"
 #include "cross_entropy.hpp"
 
 namespace ctnn {
@@ -36,13 +38,8 @@ template <std::size_t C, class D>
 std::size_t count_correct(const Tensor<Shape<C>, D>& logits, std::span<const std::int32_t> labels) {
   const std::size_t n = logits.batch();
   detail::check_labels("ctnn::count_correct", labels, n, C);
-  const float* x = logits.data();
-  if constexpr (!is_host_device_v<D>) {
-    auto& host = detail::host_staging();
-    if (host.size() < n * C) host.resize(n * C);
-    D::download(host.data(), logits.data(), n * C * sizeof(float));
-    x = host.data();
-  }
+  thread_local std::vector<float> staging;  // grows, never shrinks
+  const float* x = host_view<D>(logits.data(), n * C, staging);
   std::size_t correct = 0;
   for (std::size_t s = 0; s < n; ++s)
     correct += argmax(x + s * C, C) == static_cast<std::size_t>(labels[s]) ? 1 : 0;

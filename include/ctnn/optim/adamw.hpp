@@ -19,7 +19,7 @@
 //   v   = beta2 * v + (1 - beta2) * g * g
 //   bc1 = 1 - beta1^t,  bc2 = 1 - beta2^t
 //   p  -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
-// One fused expression per tensor through expr::assign_flat(D{}, ...): a pass for m, one for v,
+// One fused expression per tensor through expr::assign_flat<D>(...): a pass for m, one for v,
 // one for p (the decay is fused into the p pass).
 // Refinements of the contract:
 //   - Validation on construction and every step: lr >= 0, beta1 and beta2 in [0, 1), eps >= 0,
@@ -43,7 +43,7 @@
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter.hpp"
-#include "../expr/cpu_eval.hpp"
+#include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "state.hpp"
 
@@ -83,7 +83,6 @@ public:
     const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
 
     using expr::scalar;
-    using expr::assign_flat;
     using Leaf = expr::TensorLeaf<float>;
     for (std::size_t i = 0; i < params.size(); ++i) {
       const Parameter& p = params[i];
@@ -94,9 +93,9 @@ public:
       const Leaf g{{}, p.grad};
       const Leaf m{{}, m_ptr};
       const Leaf v{{}, v_ptr};
-      assign_flat(D{}, m_ptr, p.size, m + scalar(1.f - beta1) * (g - m));
-      assign_flat(D{}, v_ptr, p.size, v * scalar(beta2) + scalar(1.f - beta2) * g * g);
-      assign_flat(D{}, p.value, p.size,
+      expr::assign_flat<D>(m_ptr, p.size, m + scalar(1.f - beta1) * (g - m));
+      expr::assign_flat<D>(v_ptr, p.size, v * scalar(beta2) + scalar(1.f - beta2) * g * g);
+      expr::assign_flat<D>(p.value, p.size,
                   w * scalar(decay) - scalar(step_size) * (m / (expr::sqrt(v) / scalar(bc2_sqrt) + scalar(eps))));
     }
     steps = t;

@@ -17,7 +17,7 @@
 //       = momentum * buf + (1 - dampening) * g          afterwards          (only when momentum != 0)
 //   g   = nesterov ? g + momentum * buf : buf           (only when momentum != 0)
 //   p  -= lr * g
-// Each tensor is written by ONE fused expression through expr::assign_flat(D{}, ...): with momentum,
+// Each tensor is written by ONE fused expression through expr::assign_flat<D>(...): with momentum,
 // one pass writes buf and one pass writes p; without, one pass writes p.
 // Refinements of the contract:
 //   - The hyperparameters are validated on construction and on every step: lr, momentum,
@@ -44,7 +44,7 @@
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter.hpp"
-#include "../expr/cpu_eval.hpp"
+#include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "state.hpp"
 
@@ -84,21 +84,20 @@ public:
       const Leaf w{{}, p.value};
       const Leaf grad{{}, p.grad};
       auto update = [&](const auto& g) {
-        using expr::assign_flat;
         if (momentum == 0.f) {
-          assign_flat(D{}, p.value, p.size, w - scalar(lr) * g);
+          expr::assign_flat<D>(p.value, p.size, w - scalar(lr) * g);
           return;
         }
         float* buf_ptr = buffers_[i].data();
         const Leaf buf{{}, buf_ptr};
         if (steps == 0)
-          assign_flat(D{}, buf_ptr, p.size, g);
+          expr::assign_flat<D>(buf_ptr, p.size, g);
         else
-          assign_flat(D{}, buf_ptr, p.size, scalar(momentum) * buf + scalar(1.f - dampening) * g);
+          expr::assign_flat<D>(buf_ptr, p.size, scalar(momentum) * buf + scalar(1.f - dampening) * g);
         if (nesterov)
-          assign_flat(D{}, p.value, p.size, w - scalar(lr) * (g + scalar(momentum) * buf));
+          expr::assign_flat<D>(p.value, p.size, w - scalar(lr) * (g + scalar(momentum) * buf));
         else
-          assign_flat(D{}, p.value, p.size, w - scalar(lr) * buf);
+          expr::assign_flat<D>(p.value, p.size, w - scalar(lr) * buf);
       };
       if (weight_decay != 0.f)
         update(grad + scalar(weight_decay) * w);

@@ -1,8 +1,17 @@
 #pragma once
-// Building blocks shared by the optimizers: an RAII float array in a device's memory and the
-// record of the parameter list an optimizer's state was built for.
+// The optimizer-state contract, and building blocks shared by the optimizers: an RAII float array
+// in a device's memory and the record of the parameter list an optimizer's state was built for.
+//
+// What a checkpoint needs from an optimizer (ctnn::SGD, ctnn::AdamW and any user optimizer):
+//   std::vector<ctnn::Buffer> opt.state(std::span<ctnn::Parameter> params)
+//       allocates the state for `params` if it does not exist yet and returns named buffers that
+//       point into the optimizer's (device) memory, in a fixed order (it may take
+//       std::span<const Parameter> instead, as ctnn::SGD and ctnn::AdamW do);
+//   std::uint64_t opt.steps      the number of steps taken (restored on load).
 
+#include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <utility>
@@ -10,6 +19,17 @@
 
 #include "../core/error.hpp"
 #include "../core/parameter.hpp"
+
+namespace ctnn {
+
+template <class Opt>
+concept OptimizerState = requires(Opt& opt, std::span<Parameter> params, std::uint64_t n) {
+  { opt.state(params) } -> std::convertible_to<std::vector<Buffer>>;
+  { opt.steps } -> std::convertible_to<std::uint64_t>;
+  opt.steps = n;
+};
+
+}  // namespace ctnn
 
 namespace ctnn::detail {
 

@@ -1,15 +1,16 @@
 #pragma once
 // CPU batch normalisation over NCHW (or NC) data, with PyTorch's semantics: training normalises by
 // the biased batch variance and folds the unbiased one into the running variance with the given
-// momentum; evaluation uses the running statistics. Each pass is one expression over memory.
+// momentum; evaluation uses the running statistics. Each pass is one expression over memory,
+// evaluated by the CPU evaluator's loops (evaluator.hpp).
 
 #include <cmath>
 #include <cstddef>
 #include <vector>
 
-#include "../../core/error.hpp"
 #include "../../core/memory.hpp"
-#include "../../expr/cpu_eval.hpp"
+#include "../../expr/nodes.hpp"
+#include "evaluator.hpp"
 
 namespace ctnn::backend::cpu {
 
@@ -22,15 +23,12 @@ public:
   void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
                      float* running_var, std::size_t batch, float momentum, float eps) {
     using namespace expr;
-    const std::size_t M = batch * HW_;
-    if (M < 2)
-      ctnn::detail::fail("ctnn::BatchNorm: training needs more than one value per channel, got batch ", batch,
-                         " of ", HW_, " values per channel (use Mode::eval or a larger batch)");
+    const std::size_t M = batch * HW_;  // > 1: the layer checks it (layers/batchnorm.hpp)
     const TensorLeaf<float> X{{}, x};
-    expr::detail::sum_planes(sums_.data(), batch, C_, HW_, X);
+    detail::sum_planes(sums_.data(), batch, C_, HW_, X);
     for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / double(M));
     // Two passes keep the variance accurate when |mean| >> std.
-    expr::detail::sum_planes(sums2_.data(), batch, C_, HW_, square(X - channel(mean_.data())));
+    detail::sum_planes(sums2_.data(), batch, C_, HW_, square(X - channel(mean_.data())));
     for (std::size_t c = 0; c < C_; ++c) {
       const double var = sums2_.data()[c] / double(M);
       const double inv = 1.0 / std::sqrt(var + double(eps));
@@ -68,8 +66,8 @@ public:
     const TensorLeaf<float> X{{}, x}, DY{{}, dy};
     const auto mean = channel(mean_.data());
     const auto invstd = channel(invstd_.data());
-    expr::detail::sum_planes(sums_.data(), batch, C_, HW_, DY);                                // sum dy
-    expr::detail::sum_planes(sums2_.data(), batch, C_, HW_, DY * (X - mean) * invstd);        // sum dy*xhat
+    detail::sum_planes(sums_.data(), batch, C_, HW_, DY);                                // sum dy
+    detail::sum_planes(sums2_.data(), batch, C_, HW_, DY * (X - mean) * invstd);        // sum dy*xhat
     for (std::size_t c = 0; c < C_; ++c) {
       dbeta[c] += static_cast<float>(sums_.data()[c]);
       dgamma[c] += static_cast<float>(sums2_.data()[c]);
@@ -91,14 +89,14 @@ public:
         k3_.data()[c] = static_cast<float>(-scale * mdy + scale * double(mean_.data()[c]) * inv * mdyx);
       }
     }
-    expr::detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
+    detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
   }
 
 private:
   void apply(const float* x, float* y, std::size_t batch) {
     using namespace expr;
     const TensorLeaf<float> X{{}, x};
-    expr::detail::assign_planes(y, batch * C_, C_, HW_, X * channel(k1_.data()) + channel(k2_.data()));
+    detail::assign_planes(y, batch * C_, C_, HW_, X * channel(k1_.data()) + channel(k2_.data()));
   }
 
   std::size_t C_, HW_;

@@ -3,7 +3,10 @@
 // unpadded convolutions read the input directly. Images of a batch run on different threads;
 // filter gradients go to per-thread accumulators that are summed at the end.
 //
-// 3x3 stride-1 convolutions with at least 16 input and output channels (every 3x3 stride-1 layer
+// Grouped convolutions (groups > 1, depthwise when every group has one channel) run the same way,
+// one GEMM per group over that group's channels and filters.
+//
+// Ungrouped 3x3 stride-1 convolutions with at least 16 input and output channels (every 3x3 stride-1 layer
 // of ResNet but the stem) use Winograd F(2x2,3x3) (winograd.hpp) instead: forward, backward data
 // and backward filter, 2.25x fewer multiplies. ConvAlgorithm picks one per layer; the environment
 // variable CTNN_WINOGRAD=0 (read once, at the first construction) turns Winograd off for
@@ -17,7 +20,8 @@
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"
-#include "../kernels.hpp"
+#include "../contract.hpp"
+#include "blocking.hpp"
 #include "gemm.hpp"
 #include "winograd.hpp"
 
@@ -109,16 +113,17 @@ inline bool winograd_enabled() {
   return on;
 }
 
-// Images are processed in groups of G that share one column matrix [patch, G * Ho*Wo], so the
-// GEMMs of layers with few output pixels (8x8, 4x4) are still wide enough to run near peak. Each
-// group runs on one thread; groups are spread over threads.
+// Images are processed in groups that share one column matrix [patch, images * Ho*Wo]
+// (blocking.hpp), so the GEMMs of layers with few output pixels (8x8, 4x4) are still wide enough
+// to run near peak. Each group of images runs on one thread; groups are spread over threads.
 class Conv2d {
 public:
   Conv2d(const Geometry2d& g, std::size_t max_batch, ConvAlgorithm algorithm = ConvAlgorithm::automatic)
       : g_(g),
+        sub_{g.group_in_c(), g.in_h, g.in_w, g.group_out_c(), g.out_h, g.out_w, g.kernel, g.stride, g.pad, 1},
         direct_(g.kernel == 1 && g.stride == 1 && g.pad == 0),
         workers_(std::max(1, num_threads())),
-        group_(std::clamp<std::size_t>((min_columns + g.out_plane() - 1) / g.out_plane(), 1, std::max<std::size_t>(max_batch, 1))) {
+        group_(images_per_group(g.out_plane(), std::max<std::size_t>(max_batch, 1), static_cast<std::size_t>(workers_))) {
     if (use_winograd(g, algorithm)) {
       winograd_.emplace(g, max_batch);
       winograd_->enable_backward_filter();
@@ -127,8 +132,8 @@ public:
     const std::size_t cols = group_ * g.out_plane(), w = static_cast<std::size_t>(workers_);
     col_.reserve(g.patch() * cols * w);
     dcol_.reserve(g.patch() * cols * w);
-    out_.reserve(group_ > 1 ? g.out_c * cols * w : 1);
-    dw_.reserve(g.out_c * g.patch() * w);
+    out_.reserve(group_ > 1 ? g.group_out_c() * cols * w : 1);
+    dw_.reserve(g.weight_size() * w);
   }
 
   // Whether a Conv2d of geometry g built with `algorithm` runs Winograd. Automatic leaves layers
@@ -136,7 +141,7 @@ public:
   // more than the multiplies they save (single-threaded CPU time, batch 64, 32x32: 3->64 and
   // 8->64 are 2x and 1.2x slower with Winograd, 16->64 and 16->16 1.2-1.5x faster).
   static bool use_winograd(const Geometry2d& g, ConvAlgorithm algorithm) {
-    if (!Winograd3x3::supports(g)) return false;
+    if (g.groups != 1 || !Winograd3x3::supports(g)) return false;
     switch (algorithm) {
       case ConvAlgorithm::im2col: return false;
       case ConvAlgorithm::winograd: return true;
@@ -148,30 +153,33 @@ public:
   // Whether this convolution runs Winograd F(2x2,3x3).
   bool winograd() const { return winograd_.has_value(); }
 
-  // y[n] = w * im2col(x[n]); w is [out_c, in_c*k*k].
+  // y[n] = w * im2col(x[n]) per group; w is [out_c, in_c / groups * k * k].
   void forward(const float* x, const float* w, float* y, std::size_t batch) {
     if (winograd_) {
       winograd_->forward(x, w, y, batch);
       return;
     }
-    const std::size_t G = group_size(batch), P = g_.out_plane();
+    const std::size_t G = group_size(batch), P = g_.out_plane(), co = sub_.out_c, K = sub_.patch();
     for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
       const std::size_t ld = count * P;
-      const float* col = columns(x, n0, count, t);
-      if (count == 1) {
-        gemm(Trans::no, Trans::no, g_.out_c, P, g_.patch(), 1.f, w, g_.patch(), col, ld, 0.f, y + n0 * g_.out_size(), P);
-        return;
+      for (std::size_t q = 0; q < g_.groups; ++q) {
+        const float* col = columns(x, n0, count, t, q);
+        const float* wq = w + q * co * K;
+        if (count == 1) {
+          gemm(Trans::no, Trans::no, co, P, K, 1.f, wq, K, col, ld, 0.f, y + n0 * g_.out_size() + q * co * P, P);
+          continue;
+        }
+        float* out = out_.data() + static_cast<std::size_t>(t) * co * group_ * P;
+        gemm(Trans::no, Trans::no, co, ld, K, 1.f, wq, K, col, ld, 0.f, out, ld);
+        for (std::size_t i = 0; i < count; ++i)
+          for (std::size_t c = 0; c < co; ++c)
+            std::memcpy(y + (n0 + i) * g_.out_size() + (q * co + c) * P, out + c * ld + i * P, P * sizeof(float));
       }
-      float* out = out_.data() + static_cast<std::size_t>(t) * g_.out_c * group_ * P;
-      gemm(Trans::no, Trans::no, g_.out_c, ld, g_.patch(), 1.f, w, g_.patch(), col, ld, 0.f, out, ld);
-      for (std::size_t i = 0; i < count; ++i)
-        for (std::size_t c = 0; c < g_.out_c; ++c)
-          std::memcpy(y + (n0 + i) * g_.out_size() + c * P, out + c * ld + i * P, P * sizeof(float));
     });
   }
 
   // dw += sum_n dy[n] * im2col(x[n])^T (when dw != nullptr) and dx[n] = col2im(w^T * dy[n]) (when
-  // dx != nullptr). x is read only for dw.
+  // dx != nullptr), per group. x is read only for dw.
   void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
     if (winograd_) {
       if (dw) winograd_->backward_filter(x, dy, dw, batch);
@@ -179,46 +187,49 @@ public:
       return;
     }
     if (!dx && !dw) return;
-    const std::size_t wsize = g_.out_c * g_.patch(), G = group_size(batch), P = g_.out_plane();
-    const std::size_t groups = (batch + G - 1) / G;
-    const int used = static_cast<int>(std::min<std::size_t>(groups, static_cast<std::size_t>(std::min(workers_, num_threads()))));
-    if (dw) std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(std::max(used, 1)) * sizeof(float));
+    const std::size_t wsize = g_.weight_size(), G = group_size(batch), P = g_.out_plane();
+    const std::size_t co = sub_.out_c, ci = sub_.in_c, K = sub_.patch();
+    const int used = ctnn::detail::team_size((batch + G - 1) / G, workers_);
+    if (dw) std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(used) * sizeof(float));
     for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
       const std::size_t ld = count * P;
-      // dy of the group as one [out_c, count * P] matrix.
-      const float* dyg = dy + n0 * g_.out_size();
-      if (count > 1) {
-        float* gathered = out_.data() + static_cast<std::size_t>(t) * g_.out_c * group_ * P;
-        for (std::size_t i = 0; i < count; ++i)
-          for (std::size_t c = 0; c < g_.out_c; ++c)
-            std::memcpy(gathered + c * ld + i * P, dy + (n0 + i) * g_.out_size() + c * P, P * sizeof(float));
-        dyg = gathered;
-      }
-      if (dw) {
-        const float* col = columns(x, n0, count, t);
-        gemm(Trans::no, Trans::yes, g_.out_c, g_.patch(), ld, 1.f, dyg, ld, col, ld, 1.f,
-             dw_.data() + static_cast<std::size_t>(t) * wsize, g_.patch());
-      }
-      if (!dx) return;
-      if (direct_ && count == 1) {
-        gemm(Trans::yes, Trans::no, g_.patch(), P, g_.out_c, 1.f, w, g_.patch(), dyg, ld, 0.f, dx + n0 * g_.in_size(), P);
-        return;
-      }
-      float* dcol = dcol_.data() + static_cast<std::size_t>(t) * g_.patch() * group_ * P;
-      gemm(Trans::yes, Trans::no, g_.patch(), ld, g_.out_c, 1.f, w, g_.patch(), dyg, ld, 0.f, dcol, ld);
-      for (std::size_t i = 0; i < count; ++i) {
-        float* dxn = dx + (n0 + i) * g_.in_size();
-        if (direct_) {
-          for (std::size_t c = 0; c < g_.in_c; ++c) std::memcpy(dxn + c * P, dcol + c * ld + i * P, P * sizeof(float));
-        } else {
-          col2im(g_, dcol + i * P, ld, dxn);
+      for (std::size_t q = 0; q < g_.groups; ++q) {
+        // dy of the images and output channels of group q as one [co, count * P] matrix.
+        const float* dyg = dy + n0 * g_.out_size() + q * co * P;
+        if (count > 1) {
+          float* gathered = out_.data() + static_cast<std::size_t>(t) * co * group_ * P;
+          for (std::size_t i = 0; i < count; ++i)
+            for (std::size_t c = 0; c < co; ++c)
+              std::memcpy(gathered + c * ld + i * P, dy + (n0 + i) * g_.out_size() + (q * co + c) * P, P * sizeof(float));
+          dyg = gathered;
+        }
+        const float* wq = w + q * co * K;
+        if (dw) {
+          const float* col = columns(x, n0, count, t, q);
+          gemm(Trans::no, Trans::yes, co, K, ld, 1.f, dyg, ld, col, ld, 1.f,
+               dw_.data() + static_cast<std::size_t>(t) * wsize + q * co * K, K);
+        }
+        if (!dx) continue;
+        if (direct_ && count == 1) {
+          gemm(Trans::yes, Trans::no, K, P, co, 1.f, wq, K, dyg, ld, 0.f, dx + n0 * g_.in_size() + q * ci * P, P);
+          continue;
+        }
+        float* dcol = dcol_.data() + static_cast<std::size_t>(t) * K * group_ * P;
+        gemm(Trans::yes, Trans::no, K, ld, co, 1.f, wq, K, dyg, ld, 0.f, dcol, ld);
+        for (std::size_t i = 0; i < count; ++i) {
+          float* dxq = dx + (n0 + i) * g_.in_size() + q * ci * g_.in_plane();
+          if (direct_) {
+            for (std::size_t c = 0; c < ci; ++c) std::memcpy(dxq + c * P, dcol + c * ld + i * P, P * sizeof(float));
+          } else {
+            col2im(sub_, dcol + i * P, ld, dxq);
+          }
         }
       }
     });
     if (!dw) return;
     // Sum the per-thread accumulators into dw, split over threads by weight index.
     ctnn::detail::parallel_chunks(wsize, workers_, [&](int, std::size_t begin, std::size_t end) {
-      for (int t = 0; t < std::max(used, 1); ++t) {
+      for (int t = 0; t < used; ++t) {
         const float* part = dw_.data() + static_cast<std::size_t>(t) * wsize;
         for (std::size_t i = begin; i < end; ++i) dw[i] += part[i];
       }
@@ -229,15 +240,13 @@ public:
   std::size_t group() const { return group_; }
 
 private:
-  // GEMMs narrower than this many columns run well below the machine's GEMM rate.
-  static constexpr std::size_t min_columns = 256;
   // Automatic Winograd needs at least this many input and output channels.
   static constexpr std::size_t winograd_min_channels = 16;
 
-  // Images per group for this batch: no more than keeps every thread busy.
+  // Images per group for this batch (no larger than the workspaces were sized for).
   std::size_t group_size(std::size_t batch) const {
-    const auto threads = static_cast<std::size_t>(std::max(1, std::min(workers_, num_threads())));
-    return std::clamp<std::size_t>((batch + threads - 1) / threads, 1, group_);
+    const auto threads = static_cast<std::size_t>(ctnn::detail::active_workers(workers_));
+    return std::min(group_, images_per_group(g_.out_plane(), batch, threads));
   }
 
   template <class F>
@@ -249,23 +258,24 @@ private:
     });
   }
 
-  // The column matrix [patch, count * P] of images n0 .. n0+count-1.
-  const float* columns(const float* x, std::size_t n0, std::size_t count, int t) {
-    const std::size_t P = g_.out_plane(), ld = count * P;
-    if (direct_ && count == 1) return x + n0 * g_.in_size();
-    float* col = col_.data() + static_cast<std::size_t>(t) * g_.patch() * group_ * P;
+  // The column matrix [patch, count * P] of convolution group q of images n0 .. n0+count-1.
+  const float* columns(const float* x, std::size_t n0, std::size_t count, int t, std::size_t q) {
+    const std::size_t P = g_.out_plane(), ld = count * P, offset = q * sub_.in_c * g_.in_plane();
+    if (direct_ && count == 1) return x + n0 * g_.in_size() + offset;
+    float* col = col_.data() + static_cast<std::size_t>(t) * sub_.patch() * group_ * P;
     for (std::size_t i = 0; i < count; ++i) {
-      const float* xn = x + (n0 + i) * g_.in_size();
+      const float* xq = x + (n0 + i) * g_.in_size() + offset;
       if (direct_) {
-        for (std::size_t c = 0; c < g_.in_c; ++c) std::memcpy(col + c * ld + i * P, xn + c * P, P * sizeof(float));
+        for (std::size_t c = 0; c < sub_.in_c; ++c) std::memcpy(col + c * ld + i * P, xq + c * P, P * sizeof(float));
       } else {
-        im2col(g_, xn, col + i * P, ld);
+        im2col(sub_, xq, col + i * P, ld);
       }
     }
     return col;
   }
 
   Geometry2d g_;
+  Geometry2d sub_;  // one group: in_c / groups input and out_c / groups output channels
   bool direct_;
   int workers_;
   std::size_t group_;

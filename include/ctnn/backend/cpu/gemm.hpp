@@ -7,7 +7,9 @@
 // Two implementations:
 //   - OpenBLAS's sgemm when CTNN_USE_OPENBLAS is 1 (the CMake target defines it when OpenBLAS is
 //     found; about 1.4x Eigen's rate on AVX2 machines). OpenBLAS is told to use one thread, since
-//     ctnn already runs one product per thread.
+//     ctnn already runs one product per thread. On CPUs with AVX-512, OpenBLAS (0.3.21, Debian 12)
+//     runs products of at most 100^3 multiply-adds through its "small matrix" kernels, which call
+//     malloc on every product; those go to Eigen instead, so that a training step allocates nothing.
 //   - Otherwise Eigen's packed block-panel kernels, whose packing buffers live in a per-thread
 //     workspace that only grows: after the first call of each size nothing is allocated.
 
@@ -27,6 +29,7 @@
 #endif
 
 #include "../../core/memory.hpp"
+#include "isa.hpp"
 
 namespace ctnn::backend::cpu {
 
@@ -72,11 +75,19 @@ void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Ei
 
 }  // namespace detail
 
+namespace detail {
+// Whether OpenBLAS would run this product through its allocating small-matrix kernels (see above).
+inline bool openblas_small_kernel(std::size_t M, std::size_t N, std::size_t K) {
+  static const bool avx512 = detected_isa() == Isa::avx512;
+  return avx512 && double(M) * double(N) * double(K) <= 1e6;
+}
+}  // namespace detail
+
 inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (M == 0 || N == 0) return;
 #if CTNN_USE_OPENBLAS
-  if (K > 0) {
+  if (K > 0 && !detail::openblas_small_kernel(M, N, K)) {
     static std::once_flag single_threaded;
     std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
     cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,

@@ -10,8 +10,9 @@
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"
-#include "../../expr/cpu_eval.hpp"
-#include "../kernels.hpp"
+#include "../../expr/nodes.hpp"
+#include "../contract.hpp"
+#include "evaluator.hpp"
 
 namespace ctnn::backend::cpu {
 
@@ -102,7 +103,7 @@ public:
   void forward(const float* x, float* y, std::size_t batch) {
     const float inv = 1.f / float(HW_);
     const expr::TensorLeaf<float> X{{}, x};
-    for (std::size_t p = 0; p < batch * C_; ++p) y[p] = expr::detail::plane_sum(X, p * HW_, 0, HW_) * inv;
+    for (std::size_t p = 0; p < batch * C_; ++p) y[p] = detail::plane_sum(X, p * HW_, 0, HW_) * inv;
   }
 
   void backward(const float* dy, float* dx, std::size_t batch) {

@@ -39,7 +39,8 @@
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"
-#include "../kernels.hpp"
+#include "../contract.hpp"
+#include "blocking.hpp"
 #include "gemm.hpp"
 #include "isa.hpp"
 
@@ -112,8 +113,6 @@ inline const Transforms& transforms(Isa isa) {
 
 class Winograd3x3 {
 public:
-  // GEMMs narrower than this many columns (tiles) run well below the machine's GEMM rate.
-  static constexpr std::size_t min_columns = 256;
   // Planes with more tiles than this are split into blocks of tile rows with about this many
   // tiles, so that a block's transformed inputs and products stay in cache.
   static constexpr std::size_t max_columns = 256;
@@ -138,9 +137,8 @@ public:
         ps->group = 1;
         ps->block_rows = std::min(ps->th, (max_columns + ps->tw - 1) / ps->tw);
       } else {
-        // No more images per group than keeps every thread busy at the largest batch (the
-        // per-thread workspaces are sized for a group).
-        ps->group = std::clamp<std::size_t>((min_columns + ps->tiles() - 1) / ps->tiles(), 1, (batch + w - 1) / w);
+        // The per-thread workspaces are sized for a group at the largest batch.
+        ps->group = images_per_group(ps->tiles(), batch, w);
         ps->block_rows = ps->th;
       }
     }
@@ -174,7 +172,7 @@ public:
     const winograd::Pass& ps = fwd_;
     const Blocks b = blocks(ps, batch);
     const std::size_t pairs = ps.O * ps.C, ka = winograd::kstride(pairs), asize = 16 * ka;
-    const int used = used_workers(b.count);
+    const int used = ctnn::detail::team_size(b.count, workers_);
     std::memset(acc_.data(), 0, asize * static_cast<std::size_t>(used) * sizeof(float));
     ctnn::detail::parallel_for(b.count, workers_, [&](std::size_t i, int t) {
       const Block blk = b[i];
@@ -234,14 +232,10 @@ private:
       const std::size_t per = (ps.th + ps.block_rows - 1) / ps.block_rows;
       return {batch * per, 1, per, ps.block_rows, ps.th, batch};
     }
-    // Images per group for this batch: no more than keeps every thread busy.
-    const auto threads = static_cast<std::size_t>(std::max(1, std::min(workers_, num_threads())));
-    const std::size_t G = std::clamp<std::size_t>((batch + threads - 1) / threads, 1, ps.group);
+    // Images per group for this batch (no larger than the workspaces were sized for).
+    const auto threads = static_cast<std::size_t>(ctnn::detail::active_workers(workers_));
+    const std::size_t G = std::min(ps.group, images_per_group(ps.tiles(), batch, threads));
     return {(batch + G - 1) / G, G, 1, ps.th, ps.th, batch};
-  }
-
-  int used_workers(std::size_t items) const {
-    return static_cast<int>(std::max<std::size_t>(1, std::min<std::size_t>(items, static_cast<std::size_t>(std::min(workers_, num_threads())))));
   }
 
   // U[k][o][c] from w[o][c], split over (o, c) pairs.

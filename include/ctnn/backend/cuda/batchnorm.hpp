@@ -26,8 +26,8 @@
 
 #include <cstddef>
 
-#include "../../core/error.hpp"
-#include "../../expr/cuda_eval.hpp"
+#include "../../expr/nodes.hpp"
+#include "evaluator.hpp"
 
 namespace ctnn::backend::cuda {
 
@@ -77,10 +77,7 @@ public:
 
   void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
                      float* running_var, std::size_t batch, float momentum, float eps) {
-    if (batch * HW_ < 2)
-      ctnn::detail::fail("ctnn::BatchNorm: training needs more than one value per channel, got batch ", batch, " of ", HW_,
-                         " values per channel (use Mode::eval or a larger batch)");
-    set_batch(batch);
+    set_batch(batch);  // batch * spatial > 1: the layer checks it (layers/batchnorm.hpp)
     const float one = 1.f, zero = 0.f;
     CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
         ctnn::cuda::context().cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, x_desc_, x, x_desc_, y, bn_desc_, gamma, beta,
@@ -126,7 +123,7 @@ public:
     if (!dx) return;
     // Only reached in evaluation mode: dx = dy * gamma * invstd.
     const expr::TensorLeaf<float> DY{{}, dy};
-    expr::cuda_detail::assign_planes(dx, batch * C_, C_, HW_, DY * expr::channel(static_cast<const float*>(eval_scale())));
+    ctnn::cuda::detail::assign_planes(dx, batch * C_, C_, HW_, DY * expr::channel(static_cast<const float*>(eval_scale())));
   }
 
 private:

@@ -1,5 +1,6 @@
 #pragma once
-// CUDA convolution through cuDNN (NCHW, float32, no bias), mirroring backend::cpu::Conv2d:
+// CUDA convolution through cuDNN (NCHW, float32, no bias, any group count), the ConvKernel of
+// backend/contract.hpp:
 //   Conv2d(geometry, max_batch)
 //   forward(x, w, y, batch)                 y = conv(x, w)
 //   backward(x, w, dy, dx, dw, batch)       dw += dconv/dw; dx = dconv/dx unless dx == nullptr
@@ -28,7 +29,7 @@
 #include <vector>
 
 #include "../../core/error.hpp"
-#include "../kernels.hpp"
+#include "../contract.hpp"
 
 namespace ctnn::backend::cuda {
 
@@ -46,7 +47,7 @@ namespace detail {
 
 inline std::string describe(const Geometry2d& g) {
   return ctnn::detail::cat("conv ", g.in_c, "x", g.in_h, "x", g.in_w, " -> ", g.out_c, "x", g.out_h, "x", g.out_w,
-                           " (kernel ", g.kernel, ", stride ", g.stride, ", pad ", g.pad, ")");
+                           " (kernel ", g.kernel, ", stride ", g.stride, ", pad ", g.pad, ", groups ", g.groups, ")");
 }
 
 inline bool tensor_core_math(cudnnMathType_t m) {
@@ -92,7 +93,7 @@ public:
   Conv2d(const Geometry2d& g, std::size_t max_batch) : Conv2d(g, max_batch, ctnn::cuda::settings()) {}
 
   Conv2d(const Geometry2d& g, std::size_t max_batch, const ctnn::cuda::Settings& s)
-      : g_(g), settings_(s), w_(g.out_c, g.in_c, g.kernel, g.kernel) {
+      : g_(g), settings_(s), w_(g.out_c, g.group_in_c(), g.kernel, g.kernel) {
     plans_.push_back(make_plan(std::max<std::size_t>(max_batch, 1), s.conv_search == ctnn::cuda::ConvSearch::find));
   }
 
@@ -151,9 +152,9 @@ private:
     p.batch = batch;
     p.x.set(batch, g_.in_c, g_.in_h, g_.in_w);
     p.y.set(batch, g_.out_c, g_.out_h, g_.out_w);
-    p.fwd = ConvolutionDescriptor(g_.pad, g_.stride, base);
-    p.bwd_data = ConvolutionDescriptor(g_.pad, g_.stride, base);
-    p.bwd_filter = ConvolutionDescriptor(g_.pad, g_.stride, base);
+    p.fwd = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
+    p.bwd_data = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
+    p.bwd_filter = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
 
     int n = 0, c = 0, oh = 0, ow = 0;
     CTNN_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p.fwd, p.x, w_, &n, &c, &oh, &ow));
@@ -168,7 +169,7 @@ private:
     if (find) {
       // Scratch operands of the real sizes; the search writes y, dx (into the x scratch) and dw.
       const std::size_t x_size = batch * g_.in_size(), y_size = batch * g_.out_size();
-      const std::size_t w_size = g_.out_c * g_.patch();
+      const std::size_t w_size = g_.weight_size();
       ctnn::cuda::DeviceBuffer<float> xs(x_size, "the convolution algorithm search"), ys(y_size, "the convolution algorithm search"),
           ws(w_size, "the convolution algorithm search"), dws(w_size, "the convolution algorithm search");
       xs.zero();

@@ -61,9 +61,10 @@ class ConvolutionDescriptor
     : public Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor> {
 public:
   ConvolutionDescriptor() = default;
-  ConvolutionDescriptor(std::size_t pad, std::size_t stride, cudnnMathType_t math) {
+  ConvolutionDescriptor(std::size_t pad, std::size_t stride, cudnnMathType_t math, std::size_t groups = 1) {
     CTNN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(get(), to_int(pad), to_int(pad), to_int(stride), to_int(stride), 1, 1,
                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    if (groups != 1) CTNN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(get(), to_int(groups)));
     set_math(math);
   }
   void set_math(cudnnMathType_t math) { CTNN_CUDNN_CHECK(cudnnSetConvolutionMathType(get(), math)); }

@@ -19,6 +19,7 @@ namespace ctnn {
 
 struct Cuda {
   static constexpr const char* name = "cuda";
+  static constexpr bool host_accessible = false;
 
   static void* allocate(std::size_t bytes, const char* what) {
     if (bytes == 0) return nullptr;

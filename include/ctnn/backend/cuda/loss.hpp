@@ -5,9 +5,9 @@
 //   grad = (softmax(x) - target) / N,  target = (1 - eps) onehot(y) + eps / C
 // One warp per sample.
 //
-//   ctnn::softmax_cross_entropy_sum(Cuda, ...)   the device hook <ctnn/loss.hpp> finds by
-//       argument-dependent lookup: ctnn::softmax_cross_entropy(logits, labels, grad) on Cuda
-//       tensors uploads the (host) labels, runs the kernel and downloads the loss sum.
+//   backend::cuda::Loss   the loss kernel of kernels<Cuda> (backend/contract.hpp):
+//       ctnn::softmax_cross_entropy(logits, labels, grad) on Cuda tensors uploads the (host)
+//       labels, runs the kernel and downloads the loss sum.
 //   ctnn::cuda::softmax_cross_entropy_async(logits, labels, n, classes, eps, grad, loss_sum)
 //       no host synchronisation: labels already in device memory, the loss SUM is added to
 //       *loss_sum (a device double the caller zeroes and reads when it wants). For training loops
@@ -80,23 +80,30 @@ inline void softmax_cross_entropy_async(const float* logits, const std::int32_t*
 
 }  // namespace cuda
 
-// The fused device hook of ctnn::softmax_cross_entropy (see <ctnn/loss.hpp>).
-inline double softmax_cross_entropy_sum(Cuda, const float* logits, std::span<const std::int32_t> labels,
-                                        std::size_t classes, float label_smoothing, float* grad) {
-  struct Scratch {
-    cuda::DeviceBuffer<std::int32_t> labels;
-    cuda::DeviceBuffer<double> sum{1, "the loss sum"};
-  };
-  static Scratch* scratch = new Scratch();  // grows with the batch; never destroyed (see context.hpp)
-  if (scratch->labels.size() < labels.size())
-    scratch->labels = cuda::DeviceBuffer<std::int32_t>(labels.size(), "the loss labels");
-  Cuda::upload(scratch->labels.data(), labels.data(), labels.size_bytes());
-  scratch->sum.zero();
-  cuda::softmax_cross_entropy_async(logits, scratch->labels.data(), labels.size(), classes, label_smoothing, grad,
-                                    scratch->sum.data());
-  double total = 0.0;
-  Cuda::download(&total, scratch->sum.data(), sizeof(double));
-  return total;
-}
+namespace backend::cuda {
+
+// The loss kernel of kernels<Cuda>: ctnn::softmax_cross_entropy(logits, labels, grad) on Cuda
+// tensors uploads the (host) labels, runs the kernel and downloads the loss sum.
+struct Loss {
+  static double softmax_cross_entropy_sum(const float* logits, std::span<const std::int32_t> labels,
+                                          std::size_t classes, float label_smoothing, float* grad) {
+    struct Scratch {
+      ctnn::cuda::DeviceBuffer<std::int32_t> labels;
+      ctnn::cuda::DeviceBuffer<double> sum{1, "the loss sum"};
+    };
+    static Scratch* scratch = new Scratch();  // grows with the batch; never destroyed (see context.hpp)
+    if (scratch->labels.size() < labels.size())
+      scratch->labels = ctnn::cuda::DeviceBuffer<std::int32_t>(labels.size(), "the loss labels");
+    Cuda::upload(scratch->labels.data(), labels.data(), labels.size_bytes());
+    scratch->sum.zero();
+    ctnn::cuda::softmax_cross_entropy_async(logits, scratch->labels.data(), labels.size(), classes, label_smoothing, grad,
+                                            scratch->sum.data());
+    double total = 0.0;
+    Cuda::download(&total, scratch->sum.data(), sizeof(double));
+    return total;
+  }
+};
+
+}  // namespace backend::cuda
 
 }  // namespace ctnn

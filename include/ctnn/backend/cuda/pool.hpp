@@ -16,7 +16,7 @@
 #include <cstddef>
 
 #include "../../core/error.hpp"
-#include "../kernels.hpp"
+#include "../contract.hpp"
 
 namespace ctnn::backend::cuda {
 

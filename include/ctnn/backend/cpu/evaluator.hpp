@@ -1,21 +1,23 @@
 #pragma once
-// The CPU evaluator: one pass over memory per expression, vectorisable inner loops over the
-// contiguous spatial extent of each (sample, channel) plane, planes spread over threads.
+// The CPU evaluator of ctnn::expr: one pass over memory per expression, vectorisable inner loops
+// over the contiguous spatial extent of each (sample, channel) plane, planes spread over threads.
+// Registered as expr::evaluator<Cpu>; the CPU kernels use its loops directly.
 
 #include <cstddef>
-#include <vector>
 
-#include "../core/tensor.hpp"
-#include "../core/threading.hpp"
-#include "nodes.hpp"
+#include "../../core/device.hpp"
+#include "../../core/threading.hpp"
+#include "../../expr/evaluator.hpp"
+#include "../../expr/nodes.hpp"
 
-namespace ctnn::expr {
+namespace ctnn::backend::cpu {
 
 namespace detail {
 
 // Below this many elements a thread team costs more than it saves.
 inline constexpr std::size_t parallel_threshold = 1 << 15;
 
+// dst[p * plane + j] = e(p * plane + j, p % channels) for p < planes, j < plane.
 template <class T, class E>
 void assign_planes(T* dst, std::size_t planes, std::size_t channels, std::size_t plane_size, const E& e) {
   auto run = [&](int, std::size_t begin, std::size_t end) {
@@ -33,33 +35,14 @@ void assign_planes(T* dst, std::size_t planes, std::size_t channels, std::size_t
     run(0, 0, planes);
 }
 
-}  // namespace detail
-
-// dst = e, element by element, over dst's current batch. Operands may alias dst.
-template <ShapeType S, class T, Operand E>
-void assign(Tensor<S, Cpu, T>& dst, const E& e) {
-  detail::assign_planes(dst.data(), dst.batch() * channels_v<S>, channels_v<S>, spatial_size_v<S>, lift(e));
-}
-
-// dst[i] = e(i, c) for a flat buffer of `batch` samples of shape S (for parameter-sized work).
-template <ShapeType S, class T, Operand E>
-void assign(T* dst, std::size_t batch, const E& e) {
-  detail::assign_planes(dst, batch * channels_v<S>, channels_v<S>, spatial_size_v<S>, lift(e));
-}
-
-// dst[i] = e(i, 0) for a flat buffer of n values on the CPU (parameter-sized work such as an
-// optimizer update). Device-generic code calls assign_flat(D{}, ...); each backend overloads it.
-template <Operand E>
-void assign_flat(Cpu, float* dst, std::size_t n, const E& expression) {
-  // Blocks of 4096 let large tensors spread over threads; channel is always 0.
+// dst[i] = e(i, 0) for i < n, in blocks of 4096 so that one long vector spreads over threads.
+template <class T, class E>
+void assign_flat(T* dst, std::size_t n, const E& e) {
   constexpr std::size_t block = 4096;
-  const auto e = lift(expression);
   const std::size_t full = n / block;
-  if (full) detail::assign_planes(dst, full, 1, block, e);
-  for (std::size_t i = full * block; i < n; ++i) dst[i] = static_cast<float>(e(i, 0));
+  if (full) assign_planes(dst, full, 1, block, e);
+  for (std::size_t i = full * block; i < n; ++i) dst[i] = static_cast<T>(e(i, 0));
 }
-
-namespace detail {
 
 // Sum of e(base + j, c) for j in [0, n), in float, over sixteen independent partial sums. One
 // accumulator serialises on the add latency, and GCC 12 leaves an `omp simd reduction` scalar
@@ -83,6 +66,8 @@ template <class E>
   return total;
 }
 
+// out[c] = sum over n < batch, j < HW of e((n * C + c) * HW + j, c): each plane summed in float
+// (vectorised), planes accumulated in double.
 template <class E>
 void sum_planes(double* out, std::size_t batch, std::size_t C, std::size_t HW, const E& e) {
   auto run = [&](int, std::size_t c_begin, std::size_t c_end) {
@@ -100,12 +85,21 @@ void sum_planes(double* out, std::size_t batch, std::size_t C, std::size_t HW, c
 
 }  // namespace detail
 
-// Per-channel sums of an expression over every sample and spatial position of a batch of shape S:
-//   out[c] = sum over n, j of e(n, c, j)
-// Each plane is summed in float (vectorised), planes are accumulated in double.
-template <ShapeType S, Operand E>
-void sum_per_channel(double* out, std::size_t batch, const E& e) {
-  detail::sum_planes(out, batch, channels_v<S>, spatial_size_v<S>, lift(e));
-}
+struct Evaluator {
+  template <class T, class E>
+  static void assign(T* dst, std::size_t planes, std::size_t channels, std::size_t plane, const E& e) {
+    if (channels == 1 && planes == 1)
+      detail::assign_flat(dst, plane, e);
+    else
+      detail::assign_planes(dst, planes, channels, plane, e);
+  }
+  template <class E>
+  static void sum(double* out, std::size_t batch, std::size_t channels, std::size_t plane, const E& e) {
+    detail::sum_planes(out, batch, channels, plane, e);
+  }
+};
 
-}  // namespace ctnn::expr
+}  // namespace ctnn::backend::cpu
+
+template <>
+struct ctnn::expr::evaluator<ctnn::Cpu> : ctnn::backend::cpu::Evaluator {};

@@ -1,0 +1,145 @@
+#pragma once
+// The backend contract: what a device provides, stated once, as C++ concepts.
+//
+// A device D registers in one header of its own (backend/cpu.hpp, backend/cuda.hpp):
+//   - the tag D itself holds the memory and transfer families (ctnn::Device, core/device.hpp);
+//   - expr::evaluator<D> evaluates expressions and per-channel reductions (expr/evaluator.hpp);
+//   - backend::kernels<D> names the kernel class of every other family:
+//       conv2d           convolution forward, backward data, backward filter      ConvKernel
+//       batchnorm        batch normalisation (training, inference, backward)       BatchNormKernel
+//       pool2d           max and average pooling                                    PoolKernel
+//       global_avg_pool  mean over each plane                                       GlobalPoolKernel
+//       linear           fully connected layer                                      LinearKernel
+//       loss             fused softmax cross-entropy                                LossKernel
+// and says `static_assert(backend::Backend<D>)` next to the registration, so that a missing or
+// misspelled kernel is a compile error there, naming the concept it fails. Code outside backend/
+// reaches a device only through these three: layers take their kernels from kernels<D>, the
+// optimizers and element-wise layers call expr::assign, and nothing asks which device it runs on.
+//
+// Every pointer a kernel takes is D's memory; `batch` is at most the max_batch it was built for.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "../core/device.hpp"
+#include "../expr/evaluator.hpp"
+#include "../expr/nodes.hpp"
+
+namespace ctnn::backend {
+
+// Static geometry of a 2-D convolution or pooling window over one NCHW sample. A grouped
+// convolution splits the channels into `groups` independent convolutions of in_c / groups input
+// and out_c / groups output channels each.
+struct Geometry2d {
+  std::size_t in_c, in_h, in_w;
+  std::size_t out_c, out_h, out_w;
+  std::size_t kernel, stride, pad;
+  std::size_t groups = 1;
+
+  constexpr std::size_t in_size() const { return in_c * in_h * in_w; }
+  constexpr std::size_t out_size() const { return out_c * out_h * out_w; }
+  constexpr std::size_t out_plane() const { return out_h * out_w; }
+  constexpr std::size_t in_plane() const { return in_h * in_w; }
+  // Input channels one output channel sees, and the rows of its im2col patch.
+  constexpr std::size_t group_in_c() const { return in_c / groups; }
+  constexpr std::size_t group_out_c() const { return out_c / groups; }
+  constexpr std::size_t patch() const { return group_in_c() * kernel * kernel; }
+  // Values of the weight tensor [out_c, in_c / groups, kernel, kernel].
+  constexpr std::size_t weight_size() const { return out_c * patch(); }
+};
+
+enum class PoolKind { max, average };
+
+template <class D>
+inline constexpr bool no_backend_v = false;
+
+// The registry: each backend specialises it for its device tag.
+template <class D>
+struct kernels {
+  static_assert(no_backend_v<D>,
+                "ctnn: no backend is registered for this device: include its registration header "
+                "(<ctnn/backend/cpu.hpp>, <ctnn/backend/cuda.hpp>) or the umbrella <ctnn/ctnn.hpp>");
+};
+
+// ---- the kernel families ------------------------------------------------------------------------
+
+// y = conv(x, w) with w [out_c, in_c / groups, k, k]; backward accumulates dw (dw += ...) and writes
+// dx unless it is null; either of dx and dw may be null.
+template <class K>
+concept ConvKernel = std::constructible_from<K, const Geometry2d&, std::size_t> &&
+                     requires(K& k, const float* c, float* m, std::size_t batch) {
+                       k.forward(c, c, m, batch);             // x, w, y
+                       k.backward(c, c, c, m, m, batch);      // x, w, dy, dx, dw
+                     };
+
+// PyTorch's batch norm over (channels, spatial values per channel): forward_train normalises by the
+// batch statistics and updates the running ones with `momentum`; forward_eval uses the running
+// ones; backward accumulates dgamma, dbeta and writes dx unless null (`eval`: the statistics of
+// the forward pass were the running ones).
+template <class K>
+concept BatchNormKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
+                          requires(K& k, const float* c, float* m, std::size_t batch, float f, bool eval) {
+                            k.forward_train(c, m, c, c, m, m, batch, f, f);   // x, y, gamma, beta, mean, var, batch, momentum, eps
+                            k.forward_eval(c, m, c, c, c, c, batch, f);       // x, y, gamma, beta, mean, var, batch, eps
+                            k.backward(c, c, m, c, m, m, c, c, batch, f, eval);  // x, dy, dx, gamma, dgamma, dbeta, mean, var, batch, eps, eval
+                          };
+
+// Max pooling (padding never wins) or average pooling (padding counted, PyTorch's default).
+template <class K>
+concept PoolKernel = std::constructible_from<K, const Geometry2d&, PoolKind, std::size_t> &&
+                     requires(K& k, const float* c, float* m, std::size_t batch) {
+                       k.forward(c, m, batch);    // x, y
+                       k.backward(c, m, batch);   // dy, dx
+                     };
+
+// [N, C, plane] -> [N, C], the mean of each plane, and its adjoint.
+template <class K>
+concept GlobalPoolKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
+                           requires(K& k, const float* c, float* m, std::size_t batch) {
+                             k.forward(c, m, batch);
+                             k.backward(c, m, batch);
+                           };
+
+// y = x w^T + b (w [out, in]); backward accumulates dw and db and writes dx unless null.
+template <class K>
+concept LinearKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
+                       requires(K& k, const float* c, float* m, std::size_t batch) {
+                         k.forward(c, c, c, m, batch);          // x, w, b, y
+                         k.backward(c, c, c, m, m, m, batch);   // x, w, dy, dx, dw, db
+                       };
+
+// The SUM over the batch of softmax cross-entropy (PyTorch's CrossEntropyLoss with label
+// smoothing); writes (softmax - target) / N into grad. The labels live on the host and are valid.
+template <class K>
+concept LossKernel = requires(const float* logits, std::span<const std::int32_t> labels, std::size_t classes,
+                              float smoothing, float* grad) {
+  { K::softmax_cross_entropy_sum(logits, labels, classes, smoothing, grad) } -> std::convertible_to<double>;
+};
+
+// expr::evaluator<D>: one element-wise pass, and per-channel sums (expr/evaluator.hpp).
+template <class E>
+concept Evaluator = requires(float* dst, double* out, std::size_t n, expr::TensorLeaf<float> e) {
+  E::assign(dst, n, n, n, e);
+  E::sum(out, n, n, n, e);
+};
+
+// ---- a whole device -------------------------------------------------------------------------------
+
+// Checks one family at a time, so the first one a device lacks is the one the compiler names.
+template <class D>
+concept Backend = Device<D> && Evaluator<expr::evaluator<D>> &&
+                  requires {
+                    typename kernels<D>::conv2d;
+                    typename kernels<D>::batchnorm;
+                    typename kernels<D>::pool2d;
+                    typename kernels<D>::global_avg_pool;
+                    typename kernels<D>::linear;
+                    typename kernels<D>::loss;
+                  } &&
+                  ConvKernel<typename kernels<D>::conv2d> && BatchNormKernel<typename kernels<D>::batchnorm> &&
+                  PoolKernel<typename kernels<D>::pool2d> && GlobalPoolKernel<typename kernels<D>::global_avg_pool> &&
+                  LinearKernel<typename kernels<D>::linear> && LossKernel<typename kernels<D>::loss>;
+
+}  // namespace ctnn::backend

@@ -1,0 +1,105 @@
+#pragma once
+// Per-sample augmentation and normalisation of uint8 C x H x W images into float samples.
+//
+// CropFlip: zero-pad by `pad` on every side, take the H x W window at offset (crop_x, crop_y),
+// each uniform in 0..2*pad (a shift of -pad..+pad), and mirror it left-right with probability
+// `flip_probability`. The choice for the sample at position p of epoch e is drawn from
+// (seed, e, p) alone (draw()), so it does not depend on the order samples are prepared in.
+// Output pixel (c, y, x) is padded(c, y + crop_y, x' + crop_x) with x' = W - 1 - x when flipped and
+// x otherwise, where padded(c, Y, X) = image(c, Y - pad, X - pad) inside the image and 0 outside.
+//
+// Normalizer: (float(v) / 255.0f - mean[c]) / stddev[c] in float, through a table per channel; the
+// padding's 0 becomes (0 - mean[c]) / stddev[c].
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "sampling.hpp"
+
+namespace ctnn::data {
+
+// The augmentation of one sample: the top-left corner of its window in the padded image (0..2*pad;
+// pad, pad is the unshifted image) and whether it is mirrored left-right.
+struct Augmentation {
+  std::size_t crop_x = 0;
+  std::size_t crop_y = 0;
+  bool flip = false;
+  friend bool operator==(const Augmentation&, const Augmentation&) = default;
+};
+
+struct CropFlip {
+  std::size_t pad = 4;
+  float flip_probability = 0.5f;
+
+  // The choice for the sample at `position` of epoch `epoch`.
+  Augmentation draw(std::uint64_t seed, std::size_t epoch, std::size_t position) const noexcept {
+    Rng rng(derive_seed(seed, augment_stream, epoch, position));
+    Augmentation a;
+    a.crop_x = static_cast<std::size_t>(rng.below(2 * pad + 1));
+    a.crop_y = static_cast<std::size_t>(rng.below(2 * pad + 1));
+    a.flip = rng.uniform() < flip_probability;
+    return a;
+  }
+  // No augmentation: the unshifted, unmirrored image.
+  Augmentation identity() const noexcept { return {pad, pad, false}; }
+};
+
+// Per-channel normalisation of bytes, as a table of 256 floats per channel.
+template <std::size_t C>
+class Normalizer {
+public:
+  Normalizer(const std::vector<float>& mean, const std::vector<float>& stddev, const char* who) {
+    if (mean.size() != C || stddev.size() != C)
+      ctnn::detail::fail(who, ": mean has ", mean.size(), " and stddev ", stddev.size(), " values but the images have ", C,
+                         " channel", C == 1 ? "" : "s", " (the defaults are CIFAR's three; set both for other data)");
+    for (std::size_t c = 0; c < C; ++c)
+      if (!(stddev[c] > 0.f)) ctnn::detail::fail(who, ": stddev[", c, "] = ", stddev[c], "; expected a positive value");
+    for (std::size_t c = 0; c < C; ++c)
+      for (std::size_t v = 0; v < 256; ++v) lut_[c][v] = (static_cast<float>(v) / 255.0f - mean[c]) / stddev[c];
+  }
+  float operator()(std::size_t c, std::uint8_t v) const noexcept { return lut_[c][v]; }
+  const float* table(std::size_t c) const noexcept { return lut_[c].data(); }
+
+private:
+  std::array<std::array<float, 256>, C> lut_{};
+};
+
+// Writes the normalised, augmented sample of image `src` (C x H x W bytes) to `out` (C x H x W
+// floats); `pad` is the CropFlip's padding.
+template <std::size_t C, std::size_t H, std::size_t W>
+void write_sample(const std::uint8_t* src, const Augmentation& a, std::size_t pad, const Normalizer<C>& norm,
+                  float* out) noexcept {
+  constexpr auto h = static_cast<std::ptrdiff_t>(H);
+  constexpr auto w = static_cast<std::ptrdiff_t>(W);
+  const std::ptrdiff_t dy = static_cast<std::ptrdiff_t>(a.crop_y) - static_cast<std::ptrdiff_t>(pad);
+  const std::ptrdiff_t dx = static_cast<std::ptrdiff_t>(a.crop_x) - static_cast<std::ptrdiff_t>(pad);
+  for (std::size_t c = 0; c < C; ++c) {
+    const float* lut = norm.table(c);
+    const float zero = lut[0];
+    const std::uint8_t* plane = src + c * H * W;
+    float* oplane = out + c * H * W;
+    if (dx == 0 && dy == 0 && !a.flip) {
+      for (std::size_t i = 0; i < H * W; ++i) oplane[i] = lut[plane[i]];
+      continue;
+    }
+    for (std::ptrdiff_t y = 0; y < h; ++y) {
+      float* orow = oplane + y * w;
+      const std::ptrdiff_t sy = y + dy;
+      if (sy < 0 || sy >= h) {
+        for (std::ptrdiff_t x = 0; x < w; ++x) orow[x] = zero;
+        continue;
+      }
+      const std::uint8_t* irow = plane + sy * w;
+      for (std::ptrdiff_t x = 0; x < w; ++x) {
+        const std::ptrdiff_t sx = (a.flip ? w - 1 - x : x) + dx;
+        orow[x] = (sx >= 0 && sx < w) ? lut[irow[sx]] : zero;
+      }
+    }
+  }
+}
+
+}  // namespace ctnn::data

@@ -1,0 +1,70 @@
+#pragma once
+// One training step, the unit every training loop is built of:
+//
+//   ctnn::train::StepResult r = ctnn::train::step(net, optimizer, x, labels, grad, label_smoothing);
+//
+// forward in training mode, softmax cross-entropy (writes dL/dlogits into grad), top-1 hits,
+// then zero_grad, backward and the optimizer's step. When the loss is not finite the step stops
+// before backward: nothing is updated but the batch-norm running statistics of that forward pass,
+// and r.finite is false (a caller that skips the batch restores those itself).
+//
+//   ctnn::train::step(net, optimizer, x, grad, loss)
+//
+// is the same step with a loss of the caller's: loss(logits, grad) writes dL/dlogits into grad and
+// returns what step() returns (for example a device-side loss that never synchronises with the
+// host, as a captured CUDA graph needs).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+
+#include "../core/device.hpp"
+#include "../loss/cross_entropy.hpp"
+#include "../loss/metrics.hpp"
+
+namespace ctnn::train {
+
+struct StepResult {
+  float loss = 0;            // mean loss of the batch
+  std::size_t correct = 0;   // samples whose top-1 class is their label
+  std::size_t size = 0;      // samples in the batch
+  bool finite = true;        // false: the loss was NaN or infinite and nothing was updated
+};
+
+template <class Net, class Opt, class Loss>
+auto step(Net& net, Opt& optimizer, const typename Net::input_type& x, typename Net::output_type& grad, Loss&& loss) {
+  const auto& logits = net.forward(x, Mode::train);
+  auto update = [&] {
+    net.zero_grad();
+    net.backward(grad);
+    optimizer.step(net.parameters());
+  };
+  if constexpr (std::is_void_v<decltype(loss(logits, grad))>) {
+    loss(logits, grad);
+    update();
+  } else {
+    auto result = loss(logits, grad);
+    update();
+    return result;
+  }
+}
+
+template <class Net, class Opt>
+StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std::span<const std::int32_t> labels,
+                typename Net::output_type& grad, float label_smoothing = 0.f) {
+  const auto& logits = net.forward(x, Mode::train);
+  StepResult r;
+  r.loss = softmax_cross_entropy(logits, labels, grad, label_smoothing);
+  r.size = labels.size();
+  r.finite = std::isfinite(r.loss);
+  if (!r.finite) return r;
+  r.correct = count_correct(logits, labels);
+  net.zero_grad();
+  net.backward(grad);
+  optimizer.step(net.parameters());
+  return r;
+}
+
+}  // namespace ctnn::train
