@@ -22,5 +22,15 @@ else
   "$exe" --synthetic 1024 --epochs 4 --batch 64 --lr 0.05 --log runs/history.csv \
     --checkpoint runs/synthetic_resnet18.ckpt "$@"
 fi
-python3 scripts/plot_history.py runs/history.csv runs/history.png
+# Debian's python3-matplotlib is for Debian's Python (/usr/bin/python3), which need not be the first
+# python3 on PATH: plot with whichever Python can import matplotlib.
+plot_python=""
+for py in /usr/bin/python3 python3; do
+  if command -v "$py" >/dev/null && "$py" -c "import matplotlib" 2>/dev/null; then
+    plot_python="$py"
+    break
+  fi
+done
+[[ -n "$plot_python" ]] || { echo "train_cifar10.sh: no Python with matplotlib found (tried /usr/bin/python3, python3)" >&2; exit 1; }
+"$plot_python" scripts/plot_history.py runs/history.csv runs/history.png
 echo "== history: runs/history.csv, curves: runs/history.png"
