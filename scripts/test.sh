@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds everything in Release and runs every test,
 # then builds the tests and examples again with AddressSanitizer + UndefinedBehaviorSanitizer (the
-# asan preset) and runs them there too (all but the compile-fail and package tests, which test the
-# compiler and CMake rather than code that runs). A sanitizer report fails the test that caused it.
+# asan preset) and runs them there too (all but the compile-fail, package and quick-start tests,
+# which test the compiler, CMake and the scripts rather than code that runs). A sanitizer report fails the test that caused it.
 #
 #   scripts/test.sh            release, then asan (what CI runs)
 #   scripts/test.sh release    one of them
@@ -14,7 +14,7 @@ presets=("$@")
 for p in "${presets[@]}"; do
   [[ $p == release || $p == asan ]] || { echo "test.sh: unknown preset '$p' (release, asan)" >&2; exit 2; }
 done
-bash scripts/install_deps.sh
+bash scripts/install_deps.sh python3-matplotlib  # the quick-start test plots with it
 for p in "${presets[@]}"; do
   echo "test.sh: === $p ==="
   cmake --preset "$p"
