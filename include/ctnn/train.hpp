@@ -1,5 +1,17 @@
 #pragma once
-// ctnn::train: training as a library. train/step.hpp is one training step (forward, loss,
-// backward, optimizer update), used by the example, the tests and the benchmarks alike.
+// ctnn::train: training as a library.
+//   train/step.hpp      one training step (forward, loss, backward, optimizer update)
+//   train/fit.hpp       the fit loop: schedules, progress, evaluation, checkpoints, resume, history
+//   train/evaluate.hpp  evaluation (loss, accuracy, flip test-time augmentation)
+//   train/ema.hpp       an exponential moving average of the weights
+//   train/clip.hpp      gradient clipping by the global norm
+//   train/history.hpp   the per-epoch CSV
+//   train/progress.hpp  the console progress bar or lines
 
+#include "train/clip.hpp"
+#include "train/ema.hpp"
+#include "train/evaluate.hpp"
+#include "train/fit.hpp"
+#include "train/history.hpp"
+#include "train/progress.hpp"
 #include "train/step.hpp"

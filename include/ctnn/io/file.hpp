@@ -243,4 +243,17 @@ private:
   std::vector<unsigned char> buffer_;
 };
 
+// Whether a file (or anything else) exists at `path`.
+inline bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+// Throws ctnn::Error naming `path` unless a file can be written there atomically: its directory
+// exists and takes new files. Creates and removes a temporary file next to `path`; `path` itself is
+// not touched. For checking an output path before hours of work, not after.
+inline void check_writable(const std::string& path, const char* what = "file") {
+  AtomicFileWriter probe(path, what);  // removed again, uncommitted, when it goes out of scope
+}
+
 }  // namespace ctnn::io

@@ -4,7 +4,8 @@
 //   ctnn::train::StepResult r = ctnn::train::step(net, optimizer, x, labels, grad, label_smoothing);
 //
 // forward in training mode, softmax cross-entropy (writes dL/dlogits into grad), top-1 hits,
-// then zero_grad, backward and the optimizer's step. When the loss is not finite the step stops
+// then zero_grad, backward, an optional before_update() (gradient clipping) and the optimizer's
+// step. When the loss is not finite the step stops
 // before backward: nothing is updated but the batch-norm running statistics of that forward pass,
 // and r.finite is false (a caller that skips the batch restores those itself).
 //
@@ -51,9 +52,14 @@ auto step(Net& net, Opt& optimizer, const typename Net::input_type& x, typename 
   }
 }
 
-template <class Net, class Opt>
+// before_update() runs between backward and the optimizer's step (gradient clipping, say).
+struct no_hook {
+  void operator()() const noexcept {}
+};
+
+template <class Net, class Opt, class BeforeUpdate = no_hook>
 StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std::span<const std::int32_t> labels,
-                typename Net::output_type& grad, float label_smoothing = 0.f) {
+                typename Net::output_type& grad, float label_smoothing = 0.f, BeforeUpdate&& before_update = {}) {
   const auto& logits = net.forward(x, Mode::train);
   StepResult r;
   r.loss = softmax_cross_entropy(logits, labels, grad, label_smoothing);
@@ -63,6 +69,7 @@ StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std
   r.correct = count_correct(logits, labels);
   net.zero_grad();
   net.backward(grad);
+  before_update();
   optimizer.step(net.parameters());
   return r;
 }

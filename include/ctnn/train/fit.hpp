@@ -1,0 +1,366 @@
+#pragma once
+// ctnn::train::fit: the training loop as a library part, for any network, device, optimizer and
+// image shape.
+//
+//   ctnn::train::Options o;
+//   o.epochs = 200;
+//   o.lr = ctnn::schedule::Cosine{0.1f, o.epochs * train_loader.batches_per_epoch()};   // per step
+//   o.checkpoint = "run.ckpt";  o.history = "history.csv";  o.resume = resuming;
+//   ctnn::train::FitResult r = ctnn::train::fit(net, optimizer, train_loader, &test_loader, o);
+//
+// Per epoch: the loader's epoch (its order and augmentation are functions of the seed and the
+// epoch, so a resumed run sees the same batches), one train::step per batch (softmax cross-entropy
+// with label smoothing; an optional gradient clipping by norm; an optional exponential moving
+// average of the weights after each update), the learning rate set from the schedule every step or
+// every epoch, progress on the console, then evaluation (with the EMA weights too, and flip
+// test-time augmentation if asked), the checkpoint (atomic; with the optimizer state, the EMA, the
+// epoch and step, and the run's settings), a weights-only file of the EMA next to it, and last the
+// history row.
+//
+// Nothing an earlier run saved is lost, and nothing is found out late:
+//   - the checkpoint and history paths are checked before the first step (writable; a new run
+//     refuses existing files unless overwrite is set);
+//   - a resume refuses a checkpoint whose settings differ from the run's (naming the first that
+//     differs) unless override_settings is set, and keeps only the history rows up to its epoch;
+//   - a batch larger than the dataset (an epoch of no steps) is an error;
+//   - a non-finite loss stops the run (on_nan = stop; nothing of that epoch is saved) or skips the
+//     batch (on_nan = skip: no update, its batch-norm statistics restored); a parameter, statistic
+//     or optimizer value that is not finite at the end of an epoch stops the run before the save.
+// Training uses Mode::train and evaluation Mode::eval, always explicitly.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/device.hpp"
+#include "../core/error.hpp"
+#include "../core/parameter.hpp"
+#include "../core/tensor.hpp"
+#include "../core/transfer.hpp"
+#include "../data/loader.hpp"
+#include "../io/checkpoint.hpp"
+#include "../io/file.hpp"
+#include "clip.hpp"
+#include "ema.hpp"
+#include "evaluate.hpp"
+#include "history.hpp"
+#include "progress.hpp"
+#include "step.hpp"
+
+namespace ctnn::train {
+
+enum class NanPolicy { stop, skip };
+enum class ScheduleUnit { step, epoch };
+
+// What a step callback sees.
+struct StepInfo {
+  std::size_t epoch = 0;       // from 0
+  std::size_t batch = 0;       // within the epoch, from 0
+  std::size_t step = 0;        // optimizer steps before this one, over the run
+  float lr = 0;
+  StepResult result;
+  double grad_norm = 0;        // before clipping (0 without clipping)
+};
+
+struct Options {
+  std::size_t epochs = 1;
+  std::size_t limit_batches = 0;      // at most this many batches per epoch; 0: whole epochs
+  float label_smoothing = 0;
+  // The learning rate of step t (or epoch t, with ScheduleUnit::epoch); empty: the optimizer's own.
+  std::function<float(std::size_t)> lr;
+  ScheduleUnit schedule_unit = ScheduleUnit::step;
+  NanPolicy on_nan = NanPolicy::stop;
+  float clip_grad_norm = 0;           // clip gradients to this global norm; 0: off
+  float ema_decay = 0;                // keep an EMA of the weights with this decay; 0: off
+  bool flip_tta = false;              // evaluate with flip test-time augmentation
+  std::string checkpoint;             // saved after every epoch; "": none
+  std::string history;                // CSV, a row per epoch; "": none
+  bool resume = false;                // continue from `checkpoint`
+  bool overwrite = false;             // a new run may replace an existing checkpoint and history
+  std::map<std::string, std::string> settings;  // the run's hyper-parameters, kept in the checkpoint
+  bool override_settings = false;     // resume although the settings differ from the checkpoint's
+  ProgressStyle progress = ProgressStyle::automatic;
+  std::function<void(const StepInfo&)> on_step;
+  std::function<void(const EpochRecord&)> on_epoch;
+};
+
+enum class FitStatus { completed, already_done, stopped_non_finite };
+
+struct FitResult {
+  FitStatus status = FitStatus::completed;
+  std::size_t first_epoch = 0;         // where this run started (after a resume: the checkpoint's epochs)
+  std::size_t epochs_done = 0;         // completed epochs, over the run and the runs it resumed
+  std::size_t steps = 0;               // optimizer steps likewise
+  std::size_t last_saved_epoch = 0;    // the epochs the checkpoint on disk holds (0: none written or loaded)
+  std::vector<EpochRecord> epochs;     // this run's epochs
+  std::string message;                 // why it stopped (stopped_non_finite)
+  bool ok() const { return status != FitStatus::stopped_non_finite; }
+};
+
+namespace detail {
+
+inline constexpr const char* setting_prefix = "setting.";
+
+// The optimizer's state with the EMA's averages after it: what a checkpoint stores as the
+// optimizer section (ctnn::OptimizerState).
+template <class Opt, class D>
+struct CheckpointState {
+  Opt& opt;
+  Ema<D>* ema;
+  decltype(opt.steps)& steps;
+  CheckpointState(Opt& o, Ema<D>* e) : opt(o), ema(e), steps(o.steps) {}
+  std::vector<Buffer> state(std::span<const Parameter> params) {
+    std::vector<Buffer> out;
+    if constexpr (requires { opt.state(params); })
+      out = opt.state(params);
+    else
+      out = opt.state(std::span<Parameter>(const_cast<Parameter*>(params.data()), params.size()));
+    if (ema) {
+      auto more = ema->state(params);
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    return out;
+  }
+};
+
+// The first value of a tensor list that is not finite, as "kind 'name' (value v at index i)".
+template <class D, class List>
+std::string first_non_finite(const char* kind, const List& list, std::vector<float>& staging) {
+  for (const auto& t : list) {
+    const float* v = host_view<D>(t.value, t.size, staging);
+    for (std::size_t i = 0; i < t.size; ++i)
+      if (!std::isfinite(v[i]))
+        return ctnn::detail::cat(kind, " '", t.name, "' (value ", v[i], " at index ", i, ")");
+  }
+  return {};
+}
+
+inline void check_settings(const std::string& path, const std::map<std::string, std::string>& now,
+                           const std::map<std::string, std::string>& notes) {
+  std::map<std::string, std::string> saved;
+  for (const auto& [k, v] : notes)
+    if (k.rfind(setting_prefix, 0) == 0) saved[k.substr(std::string(setting_prefix).size())] = v;
+  for (const auto& [k, v] : now) {
+    const auto it = saved.find(k);
+    if (it == saved.end())
+      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': it does not record the setting '", k,
+                         "' (this run: '", v, "'); allow different settings to resume anyway");
+    if (it->second != v)
+      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': the setting '", k, "' is '", it->second,
+                         "' there but '", v, "' in this run; allow different settings to resume anyway");
+  }
+  for (const auto& [k, v] : saved)
+    if (!now.count(k))
+      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': it records the setting '", k, "' ('", v,
+                         "'), which this run does not have; allow different settings to resume anyway");
+}
+
+}  // namespace detail
+
+template <class Net, class Opt>
+FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>& train,
+              data::Loader<typename Net::input_shape>* eval, const Options& o) {
+  using D = typename Net::device;
+  using In = typename Net::input_shape;
+  using Out = typename Net::output_shape;
+  constexpr const char* who = "ctnn::train::fit";
+
+  // ---- everything that can be wrong is found before the first step --------------------------------
+  if (train.batches_per_epoch() == 0)
+    ctnn::detail::fail(who, ": the batch (", train.options().batch, ") is larger than the training set (", train.size(),
+                       " images) and drop_last leaves no batch: use a smaller batch");
+  if (train.options().batch > net.max_batch())
+    ctnn::detail::fail(who, ": the loader's batch ", train.options().batch, " exceeds the network's max_batch ",
+                       net.max_batch());
+  if (eval && eval->options().batch > net.max_batch())
+    ctnn::detail::fail(who, ": the evaluation batch ", eval->options().batch, " exceeds the network's max_batch ",
+                       net.max_batch());
+  if (o.resume && o.checkpoint.empty()) ctnn::detail::fail(who, ": resume needs a checkpoint path");
+  if (!o.checkpoint.empty()) {
+    if (o.resume && !io::exists(o.checkpoint))
+      ctnn::detail::fail(who, ": cannot resume: the checkpoint '", o.checkpoint, "' does not exist");
+    if (!o.resume && !o.overwrite && io::exists(o.checkpoint))
+      ctnn::detail::fail(who, ": the checkpoint '", o.checkpoint,
+                         "' exists; a new run would replace it after its first epoch: resume it, choose another "
+                         "path, or allow overwriting");
+    io::check_writable(o.checkpoint, "checkpoint");
+  }
+
+  std::optional<Ema<D>> ema;
+  if (o.ema_decay > 0.f) ema.emplace(o.ema_decay);
+  detail::CheckpointState<Opt, D> saved_state(optimizer, ema ? &*ema : nullptr);
+
+  FitResult result;
+  std::size_t step = 0;
+  if (o.resume) {
+    const io::TrainingState state = io::load_checkpoint(o.checkpoint, net, saved_state);
+    if (!o.override_settings) detail::check_settings(o.checkpoint, o.settings, state.notes);
+    result.first_epoch = static_cast<std::size_t>(state.epoch);
+    result.last_saved_epoch = result.first_epoch;
+    step = static_cast<std::size_t>(state.step);
+  } else if (ema) {
+    ema->attach(net.parameters());
+  }
+  result.epochs_done = result.first_epoch;
+  result.steps = step;
+
+  HistoryFile history;
+  history.open(o.history, o.resume, result.first_epoch, o.overwrite, ema.has_value());
+  if (result.first_epoch >= o.epochs) {
+    result.status = FitStatus::already_done;
+    return result;
+  }
+
+  const std::size_t batch = train.options().batch;
+  std::size_t steps_per_epoch = train.batches_per_epoch();
+  if (o.limit_batches) steps_per_epoch = std::min(steps_per_epoch, o.limit_batches);
+  Tensor<In, D> x(batch);
+  Tensor<Out, D> grad(batch);
+  Evaluator<Net> evaluator(eval ? eval->options().batch : 1);
+  GradClipper<D> clipper;
+  std::vector<std::vector<float>> saved_buffers;  // on_nan = skip: the statistics before a batch
+  std::vector<float> staging;
+  Progress progress(o.progress);
+
+  auto set_lr = [&](std::size_t t) {
+    if constexpr (requires { optimizer.lr = 1.f; }) {
+      if (o.lr) optimizer.lr = o.lr(t);
+    }
+  };
+  auto current_lr = [&]() -> float {
+    if constexpr (requires { float(optimizer.lr); })
+      return float(optimizer.lr);
+    else
+      return 0.f;
+  };
+  auto stop = [&](std::string why) {
+    progress.end_line();
+    result.status = FitStatus::stopped_non_finite;
+    result.message = std::move(why);
+    return result;
+  };
+
+  for (std::size_t epoch = result.first_epoch; epoch < o.epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (o.schedule_unit == ScheduleUnit::epoch) set_lr(epoch);
+    train.start_epoch(epoch);
+    progress.begin_epoch(epoch, o.epochs, steps_per_epoch);
+    double loss_sum = 0;
+    std::size_t correct = 0, seen = 0, done = 0;
+    while (done < steps_per_epoch) {
+      const auto* b = train.next();
+      if (!b) break;
+      if (o.schedule_unit == ScheduleUnit::step) set_lr(step);
+      if (o.on_nan == NanPolicy::skip) {  // a skipped batch must not move the running statistics
+        const auto buffers = net.buffers();
+        saved_buffers.resize(buffers.size());
+        for (std::size_t i = 0; i < buffers.size(); ++i) {
+          saved_buffers[i].resize(buffers[i].size);
+          D::download(saved_buffers[i].data(), buffers[i].value, buffers[i].size * sizeof(float));
+        }
+      }
+      StepInfo info;
+      info.epoch = epoch;
+      info.batch = done;
+      info.step = step;
+      info.lr = current_lr();
+      info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, o.label_smoothing, [&] {
+        if (o.clip_grad_norm > 0.f) info.grad_norm = clipper.clip(net.parameters(), o.clip_grad_norm);
+      });
+      ++done;
+      ++step;
+      if (!info.result.finite) {
+        const std::string what = ctnn::detail::cat("step ", step - 1, " (epoch ", epoch + 1, ", batch ", done, "): loss is ",
+                                                   info.result.loss);
+        if (o.on_nan == NanPolicy::stop) return stop(what + "; stopping");
+        const auto buffers = net.buffers();
+        for (std::size_t i = 0; i < buffers.size(); ++i)
+          D::upload(buffers[i].value, saved_buffers[i].data(), buffers[i].size * sizeof(float));
+        progress.end_line();
+        progress.message(what + "; skipping this batch");
+        if (o.on_step) o.on_step(info);
+        continue;
+      }
+      if (ema) ema->update(net.parameters());
+      loss_sum += double(info.result.loss) * double(info.result.size);
+      correct += info.result.correct;
+      seen += info.result.size;
+      progress.update(done, seen, loss_sum / double(seen), 100.0 * double(correct) / double(seen), info.lr);
+      if (o.on_step) o.on_step(info);
+    }
+    progress.end_line();
+    result.steps = step;
+
+    // A weight can overflow without the loss showing it (the last update): never save one.
+    std::string bad = detail::first_non_finite<D>("parameter", net.parameters(), staging);
+    if (bad.empty()) bad = detail::first_non_finite<D>("batch-norm statistic", net.buffers(), staging);
+    if (bad.empty()) bad = detail::first_non_finite<D>("optimizer state", saved_state.state(net.parameters()), staging);
+    if (!bad.empty())
+      return stop(ctnn::detail::cat("end of epoch ", epoch + 1, " (step ", step, "): ", bad, " is not finite; stopping"));
+
+    EpochRecord r;
+    r.epoch = epoch + 1;
+    r.lr = current_lr();
+    r.train_loss = seen ? loss_sum / double(seen) : 0;
+    r.train_acc = seen ? 100.0 * double(correct) / double(seen) : 0;
+    if (eval) {
+      const EvalResult test = evaluator.run(net, *eval, o.flip_tta);
+      r.test_loss = test.loss;
+      r.test_acc = test.accuracy;
+      if (ema) {
+        ema->apply(net.parameters());
+        const EvalResult averaged = evaluator.run(net, *eval, o.flip_tta);
+        ema->restore(net.parameters());
+        r.ema_test_loss = averaged.loss;
+        r.ema_test_acc = averaged.accuracy;
+      }
+    }
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    char line[256];
+    std::snprintf(line, sizeof line, "epoch %zu/%zu  lr %g  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  %.1f s",
+                  r.epoch, o.epochs, r.lr, r.train_loss, r.train_acc, r.test_loss, r.test_acc, r.seconds);
+    std::string summary = line;
+    if (ema) {
+      std::snprintf(line, sizeof line, "  EMA test loss %.4f acc %.2f%%", r.ema_test_loss, r.ema_test_acc);
+      summary += line;
+    }
+    progress.message(summary);
+
+    if (!o.checkpoint.empty()) {
+      io::TrainingState state;
+      state.epoch = r.epoch;
+      state.step = step;
+      for (const auto& [k, v] : o.settings) state.notes[std::string(detail::setting_prefix) + k] = v;
+      state.metrics["test_acc"] = r.test_acc;
+      io::save_checkpoint(o.checkpoint, net, saved_state, state);
+      if (ema) {  // the averaged weights, loadable with net.load()
+        ema->apply(net.parameters());
+        try {
+          io::save_weights(o.checkpoint + ".ema", net);
+        } catch (...) {
+          ema->restore(net.parameters());
+          throw;
+        }
+        ema->restore(net.parameters());
+      }
+      result.last_saved_epoch = r.epoch;
+    }
+    history.append(r);  // after the checkpoint: a failed save leaves no row for an epoch it lost
+    result.epochs.push_back(r);
+    result.epochs_done = r.epoch;
+    if (o.on_epoch) o.on_epoch(r);
+  }
+  result.status = FitStatus::completed;
+  return result;
+}
+
+}  // namespace ctnn::train
