@@ -30,10 +30,10 @@ if(NOT rc EQUAL 0 OR NOT EXISTS ${DIR}/good.ckpt)
 endif()
 file(SHA256 ${DIR}/good.ckpt good_hash)
 
-# Each diverging run resumes from its own copy of the good checkpoint.
+# Each diverging run resumes from its own copy of the good checkpoint (--override: with other settings).
 function(diverge name)
   file(COPY_FILE ${DIR}/good.ckpt ${DIR}/${name}.ckpt)
-  run_example(${name} --epochs 2 --resume --checkpoint ${DIR}/${name}.ckpt --lr 1e30 ${ARGN})
+  run_example(${name} --epochs 2 --resume --override --checkpoint ${DIR}/${name}.ckpt --lr 1e30 ${ARGN})
   set(rc ${rc} PARENT_SCOPE)
   set(out "${out}" PARENT_SCOPE)
   set(err "${err}" PARENT_SCOPE)

@@ -1,13 +1,14 @@
-// Defining and training a network needs no file-system code: network.hpp, the layers, the models
-// and the CPU backend include none of the POSIX headers of io/file.hpp. (<unistd.h> itself can
-// arrive through the standard library, e.g. <atomic>, so it is not checked.)
+// Defining a network and its training step needs no file-system code: network.hpp, the layers, the
+// models, the CPU backend, the optimizers and train/step.hpp include none of the POSIX headers of
+// io/file.hpp (train/fit.hpp writes checkpoints and does). <unistd.h> itself can arrive through the
+// standard library (e.g. <atomic>), so it is not checked.
 // expect-success
 #include <ctnn/network.hpp>
 #include <ctnn/layers.hpp>
 #include <ctnn/models/resnet.hpp>
 #include <ctnn/backend/cpu.hpp>
 #include <ctnn/optim.hpp>
-#include <ctnn/train.hpp>
+#include <ctnn/train/step.hpp>
 
 #if defined(_FCNTL_H) || defined(_SYS_FILE_H) || defined(_DIRENT_H) || defined(_SYS_STAT_H)
 #error "a POSIX file header was included by a header that defines or trains a network"

@@ -91,6 +91,7 @@ struct Options {
   ProgressStyle progress = ProgressStyle::automatic;
   std::function<void(const StepInfo&)> on_step;
   std::function<void(const EpochRecord&)> on_epoch;
+  std::function<void(const io::TrainingState&)> on_resume;  // after a resume has loaded the checkpoint
 };
 
 enum class FitStatus { completed, already_done, stopped_non_finite };
@@ -207,6 +208,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
     result.first_epoch = static_cast<std::size_t>(state.epoch);
     result.last_saved_epoch = result.first_epoch;
     step = static_cast<std::size_t>(state.step);
+    if (o.on_resume) o.on_resume(state);
   } else if (ema) {
     ema->attach(net.parameters());
   }
