@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <fstream>
@@ -358,4 +359,36 @@ TEST_CASE("flip test-time augmentation averages the logits of the image and of i
   }
   CHECK(with.loss == doctest::Approx(loss / 40).epsilon(1e-6));
   CHECK(with.loss != doctest::Approx(without.loss).epsilon(1e-9));
+}
+
+TEST_CASE("progress: plain lines off a terminal (first and last step, the epoch's summary), a bar on one, or nothing") {
+  auto capture = [](train::ProgressStyle style) {
+    std::FILE* f = std::tmpfile();
+    REQUIRE(f != nullptr);
+    {
+      train::Progress p(style, f, 30);
+      p.begin_epoch(0, 2, 3);
+      p.update(1, 16, 2.5, 10.0, 0.05);
+      p.update(2, 32, 2.0, 20.0, 0.05);  // within 30 s of the last line: not printed as a line
+      p.update(3, 48, 1.5, 30.0, 0.025);
+      p.end_line();
+      p.message("epoch 1/2 done");
+    }
+    std::rewind(f);
+    std::string text;
+    for (int c; (c = std::fgetc(f)) != EOF;) text += static_cast<char>(c);
+    std::fclose(f);
+    return text;
+  };
+  const std::string lines_out = capture(train::ProgressStyle::lines);
+  CHECK(lines_out.find("epoch 1/2 step 1/3 loss 2.5000 acc 10.00% lr 0.05") != std::string::npos);
+  CHECK(lines_out.find("step 2/3") == std::string::npos);
+  CHECK(lines_out.find("epoch 1/2 step 3/3 loss 1.5000 acc 30.00% lr 0.025") != std::string::npos);
+  CHECK(lines_out.find("\r") == std::string::npos);
+  CHECK(lines_out.find("epoch 1/2 done\n") != std::string::npos);
+  const std::string bar = capture(train::ProgressStyle::bar);
+  CHECK(bar.find("\repoch 1/2 [========================] 3/3") != std::string::npos);
+  CHECK(capture(train::ProgressStyle::none).empty());
+  CHECK(train::format_duration(3725) == "1:02:05");
+  CHECK(train::format_duration(-1) == "--:--");
 }
