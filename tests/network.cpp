@@ -273,12 +273,12 @@ TEST_CASE("Network: bad batches and a backward before forward throw ctnn::Error"
   big.fill(0.5f);
   dy.fill(1.f);
   CHECK_THROWS_WITH_AS(net.backward(dy), "ctnn::Network::backward called before forward", Error);
-  CHECK_THROWS_WITH_AS(net.forward(big), "ctnn::Network::forward: batch 3 exceeds the max_batch 2 the network was built for",
+  CHECK_THROWS_WITH_AS(net.forward(big, Mode::train), "ctnn::Network::forward: batch 3 exceeds the max_batch 2 the network was built for",
                        Error);
-  CHECK_THROWS_WITH_AS(net.forward(empty), "ctnn::Network::forward: the input batch is empty", Error);
+  CHECK_THROWS_WITH_AS(net.forward(empty, Mode::train), "ctnn::Network::forward: the input batch is empty", Error);
   Tensor<SmallIn> x(2);
   x.fill(0.25f);
-  net.forward(x);
+  net.forward(x, Mode::train);
   dy.set_batch(1);
   CHECK_THROWS_WITH_AS(net.backward(dy), doctest::Contains("gradient batch 1 differs from the forward batch 2"), Error);
   dy.set_batch(2);
@@ -293,8 +293,8 @@ TEST_CASE("Network: the same seed gives the same parameters, outputs and gradien
   Tensor<Shape<5>> dy(3);
   fill_uniform(x, 1);
   fill_uniform(dy, 2);
-  const auto& ya = a.forward(x);
-  const auto& yb = b.forward(x);
+  const auto& ya = a.forward(x, Mode::train);
+  const auto& yb = b.forward(x, Mode::train);
   CHECK(std::equal(ya.span().begin(), ya.span().end(), yb.span().begin()));
   a.backward(dy);
   b.backward(dy);

@@ -53,8 +53,10 @@ public:
   Network& operator=(const Network&) = delete;
 
   // The returned tensor stays valid until the next forward(). x must stay alive and unchanged
-  // until backward() has run.
-  const output_type& forward(const input_type& x, Mode mode = Mode::train) {
+  // until backward() has run. The mode has no default: Mode::train updates the batch-norm
+  // statistics (and draws dropout masks), Mode::eval does neither, and which one a call means
+  // should be visible where it is made.
+  const output_type& forward(const input_type& x, Mode mode) {
     if (x.batch() == 0) detail::fail("ctnn::Network::forward: the input batch is empty");
     if (x.batch() > max_batch_)
       detail::fail("ctnn::Network::forward: batch ", x.batch(), " exceeds the max_batch ", max_batch_,

@@ -12,5 +12,5 @@ using Net = Seq<Conv<3, 32>, BatchNorm<32>, ReLU, BasicBlock<64, 64>, BasicBlock
 int main() {
   Network<Net, Shape<3, 32, 32>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

@@ -15,5 +15,5 @@ using Net = Seq<Conv<3, 16>, BatchNorm<16>, ReLU, MyBlock<16, 32>, GlobalAvgPool
 int main() {
   Network<Net, Shape<3, 32, 32>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

@@ -11,5 +11,5 @@ using Net = Seq<Conv<3, 64>, BatchNorm<64>, ReLU, Bottleneck<64, 64>, Bottleneck
 int main() {
   Network<Net, Shape<3, 16, 16>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

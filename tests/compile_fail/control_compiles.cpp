@@ -11,8 +11,8 @@ static_assert(std::is_same_v<output_shape_t<ResNet18<10>, Shape<3, 32, 32>>, Sha
 int main() {
   Network<Small, Shape<1, 28, 20>> small(2);
   decltype(small)::input_type x(2);
-  small.backward(small.forward(x));
+  small.backward(small.forward(x, Mode::train));
   Network<ResNet18<10>, Shape<3, 32, 32>> resnet(1);
   decltype(resnet)::input_type y(1);
-  resnet.backward(resnet.forward(y));
+  resnet.backward(resnet.forward(y, Mode::train));
 }

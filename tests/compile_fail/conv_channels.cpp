@@ -11,5 +11,5 @@ using Net = Seq<Conv<3, 16>, BatchNorm<16>, ReLU, Conv<32, 32>, BatchNorm<32>, R
 int main() {
   Network<Net, Shape<3, 32, 32>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

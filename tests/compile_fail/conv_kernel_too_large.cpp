@@ -10,5 +10,5 @@ using Net = Seq<Conv<3, 8, 7, 1, 0>, MaxPool<2>, Flatten, Linear<32, 10>>;
 int main() {
   Network<Net, Shape<3, 5, 5>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

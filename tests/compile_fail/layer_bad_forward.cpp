@@ -22,5 +22,5 @@ struct Scale {
 int main() {
   ctnn::Network<ctnn::Seq<ctnn::Conv<3, 4>, my::Scale, ctnn::ReLU>, ctnn::Shape<3, 8, 8>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, ctnn::Mode::train));
 }

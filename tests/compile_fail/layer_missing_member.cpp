@@ -15,5 +15,5 @@ struct Half {
 int main() {
   ctnn::Network<ctnn::Seq<ctnn::Conv<3, 4>, my::Half, ctnn::ReLU>, ctnn::Shape<3, 8, 8>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, ctnn::Mode::train));
 }

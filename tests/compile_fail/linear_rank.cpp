@@ -11,5 +11,5 @@ using Net = Seq<Conv<3, 8>, ReLU, Linear<8192, 10>>;
 int main() {
   Network<Net, Shape<3, 32, 32>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

@@ -10,5 +10,5 @@ using Net = Seq<Conv<3, 8>, MaxPool<2>, MaxPool<2>, MaxPool<4>, Flatten, Linear<
 int main() {
   Network<Net, Shape<3, 8, 8>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, Mode::train));
 }

@@ -12,5 +12,5 @@ using Net = ctnn::Seq<ctnn::Conv<3, 64>, ctnn::BatchNorm<32>>;
 int main() {
   ctnn::Network<Net, ctnn::Shape<3, 32, 32>> net(2);
   decltype(net)::input_type x(2);
-  net.backward(net.forward(x));
+  net.backward(net.forward(x, ctnn::Mode::train));
 }

@@ -164,7 +164,7 @@ TEST_CASE("Conv: a batch below max_batch") {
   const auto x = parity::random_values(2 * 3 * 8 * 8, rng);
   auto xc = parity::make_tensor<Shape<3, 8, 8>, Cpu>(x);
   auto xg = parity::make_tensor<Shape<3, 8, 8>, Cuda>(x);
-  CHECK(parity::rel_error(parity::host_copy(p.cpu.forward(xc)), parity::host_copy(p.gpu.forward(xg))) <= tol);
+  CHECK(parity::rel_error(parity::host_copy(p.cpu.forward(xc, Mode::train)), parity::host_copy(p.gpu.forward(xg, Mode::train))) <= tol);
 }
 
 TEST_CASE("BatchNorm parity") {

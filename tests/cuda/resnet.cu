@@ -71,8 +71,8 @@ TEST_CASE("AdamW steps on the GPU match the CPU") {
   for (int step = 0; step < 3; ++step) {
     p.cpu.zero_grad();
     p.gpu.zero_grad();
-    softmax_cross_entropy(p.cpu.forward(xc), labels, gc);
-    softmax_cross_entropy(p.gpu.forward(xg), labels, gg);
+    softmax_cross_entropy(p.cpu.forward(xc, Mode::train), labels, gc);
+    softmax_cross_entropy(p.gpu.forward(xg, Mode::train), labels, gg);
     p.cpu.backward(gc);
     p.gpu.backward(gg);
     opt_c.step(p.cpu.parameters());
