@@ -1,11 +1,15 @@
 #pragma once
-// The data pipeline: datasets of uint8 images of any Shape<C, H, W> (dataset.hpp), the CIFAR-10
-// reader and writer and a synthetic CIFAR-like set, and the Loader that batches, augments,
-// normalises and prefetches them (loader.hpp over sampling.hpp, augmentation.hpp, prefetch.hpp).
+// The data pipeline: datasets of uint8 images of any Shape<C, H, W> (dataset.hpp); readers for
+// CIFAR-10 (and its writer), CIFAR-100 and the IDX files of MNIST, Fashion-MNIST and KMNIST; a
+// synthetic CIFAR-like set; and the Loader that batches, augments, normalises and prefetches them
+// (loader.hpp over sampling.hpp, augmentation.hpp, prefetch.hpp).
 
 #include "data/augmentation.hpp"
 #include "data/cifar10.hpp"
+#include "data/cifar100.hpp"
 #include "data/dataset.hpp"
+#include "data/files.hpp"
+#include "data/idx.hpp"
 #include "data/loader.hpp"
 #include "data/prefetch.hpp"
 #include "data/sampling.hpp"

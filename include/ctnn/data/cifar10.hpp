@@ -47,15 +47,6 @@
 
 namespace ctnn::data {
 
-// Which part of CIFAR-10 to load; combine with | (Split::train | Split::test == Split::all).
-enum class Split : unsigned { train = 1, test = 2, all = 3 };
-constexpr Split operator|(Split a, Split b) noexcept {
-  return static_cast<Split>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
-}
-constexpr bool contains(Split set, Split part) noexcept {
-  return (static_cast<unsigned>(set) & static_cast<unsigned>(part)) == static_cast<unsigned>(part);
-}
-
 // Cifar10::Options (declared outside the class so that it can be a default argument of its members).
 struct Cifar10Options {
   // true: every file must be exactly 30,730,000 bytes (10,000 records), as the official files are.

@@ -88,6 +88,15 @@ struct Dataset {
   }
 };
 
+// Which part of a data set to load (CIFAR-10, CIFAR-100, MNIST, ...); combine with | (Split::train | Split::test == Split::all).
+enum class Split : unsigned { train = 1, test = 2, all = 3 };
+constexpr Split operator|(Split a, Split b) noexcept {
+  return static_cast<Split>(static_cast<unsigned>(a) | static_cast<unsigned>(b));
+}
+constexpr bool contains(Split set, Split part) noexcept {
+  return (static_cast<unsigned>(set) & static_cast<unsigned>(part)) == static_cast<unsigned>(part);
+}
+
 // The CIFAR-10 and CIFAR-100 image: 3 x 32 x 32.
 using CifarImage = Shape<3, 32, 32>;
 using CifarDataset = Dataset<CifarImage>;
