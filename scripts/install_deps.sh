@@ -2,7 +2,7 @@
 # Installs the Debian packages ctnn needs to build and test, when they are missing.
 # Extra package names given as arguments are installed too (e.g. python3-matplotlib).
 set -euo pipefail
-packages=(cmake g++ make libeigen3-dev libopenblas-dev doctest-dev libbenchmark-dev libcli11-dev "$@")
+packages=(cmake g++ make libeigen3-dev libopenblas-dev doctest-dev libbenchmark-dev libcli11-dev libstb-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,9 @@
 #include "data/dataset.hpp"
 #include "data/files.hpp"
 #include "data/idx.hpp"
+#if defined(CTNN_HAS_STB) && CTNN_HAS_STB
+#include "data/image.hpp"  // image files and folders (stb_image; the CMake target links it when found)
+#endif
 #include "data/loader.hpp"
 #include "data/prefetch.hpp"
 #include "data/sampling.hpp"
