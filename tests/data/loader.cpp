@@ -348,3 +348,42 @@ TEST_CASE("a loader destroyed mid-epoch stops its worker cleanly") {
   }
   CHECK(true);
 }
+
+TEST_CASE("Cutout: a square zeroed after normalisation, where augmentation() says; crops and flips unchanged") {
+  const CifarDataset d = make_dataset(20);
+  LoaderOptions plain = LoaderOptions::training(17, 10);
+  LoaderOptions cut = plain;
+  cut.cutout = 8;
+  Loader a(d, plain), b(d, cut);
+  for (std::size_t p = 0; p < 20; ++p) {
+    const Augmentation x = a.augmentation(1, p), y = b.augmentation(1, p);
+    CHECK(x.crop_x == y.crop_x);
+    CHECK(x.crop_y == y.crop_y);
+    CHECK(x.flip == y.flip);
+    CHECK(y.cutout);
+    CHECK(y.cutout_x < 32);
+    CHECK(y.cutout_y < 32);
+  }
+  a.start_epoch(1);
+  b.start_epoch(1);
+  const auto* ba = a.next();
+  const auto* bb = b.next();
+  REQUIRE(ba->size() == bb->size());
+  for (std::size_t k = 0; k < bb->size(); ++k) {
+    const Augmentation aug = b.augmentation(1, bb->first_position + k);
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t yy = 0; yy < 32; ++yy)
+        for (std::size_t xx = 0; xx < 32; ++xx) {
+          const bool inside = yy + 4 >= aug.cutout_y && yy < aug.cutout_y + 4 && xx + 4 >= aug.cutout_x && xx < aug.cutout_x + 4;
+          const float want = inside ? 0.f : ba->images(k, c, yy, xx);
+          REQUIRE(bb->images(k, c, yy, xx) == want);
+        }
+  }
+  LoaderOptions never = cut;
+  never.cutout_probability = 0.f;
+  Loader n(d, never);
+  CHECK_FALSE(n.augmentation(0, 3).cutout);
+  LoaderOptions big = cut;
+  big.cutout = 40;
+  CHECK_THROWS_WITH(Loader(d, big), doctest::Contains("cutout 40 is larger than the image"));
+}

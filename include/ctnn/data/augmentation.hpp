@@ -11,6 +11,7 @@
 // Normalizer: (float(v) / 255.0f - mean[c]) / stddev[c] in float, through a table per channel; the
 // padding's 0 becomes (0 - mean[c]) / stddev[c].
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,24 +25,43 @@ namespace ctnn::data {
 
 // The augmentation of one sample: the top-left corner of its window in the padded image (0..2*pad;
 // pad, pad is the unshifted image) and whether it is mirrored left-right.
+// With Cutout, also the centre of the square that is zeroed (after normalisation, so it becomes the
+// mean) and whether it applies.
 struct Augmentation {
   std::size_t crop_x = 0;
   std::size_t crop_y = 0;
   bool flip = false;
+  std::size_t cutout_x = 0;
+  std::size_t cutout_y = 0;
+  bool cutout = false;
   friend bool operator==(const Augmentation&, const Augmentation&) = default;
 };
 
+// The augmentation stages, each optional, applied in this order to every sample: pad-crop (pad 0:
+// off), horizontal flip (probability 0: off), normalisation (Normalizer), Cutout (size 0: off; DeVries
+// & Taylor 2017: a size x size square centred at a uniform position, clipped at the border, zeroed
+// with probability cutout_probability). The random choices are drawn in that order from one
+// generator seeded by (seed, epoch, position); a stage that is off draws nothing, so adding Cutout
+// leaves the crops and flips of a seed as they were.
 struct CropFlip {
   std::size_t pad = 4;
   float flip_probability = 0.5f;
+  std::size_t cutout = 0;
+  float cutout_probability = 1.f;
 
-  // The choice for the sample at `position` of epoch `epoch`.
-  Augmentation draw(std::uint64_t seed, std::size_t epoch, std::size_t position) const noexcept {
+  // The choice for the sample at `position` of epoch `epoch`, for images of H x W.
+  Augmentation draw(std::uint64_t seed, std::size_t epoch, std::size_t position, std::size_t H = 32,
+                    std::size_t W = 32) const noexcept {
     Rng rng(derive_seed(seed, augment_stream, epoch, position));
     Augmentation a;
     a.crop_x = static_cast<std::size_t>(rng.below(2 * pad + 1));
     a.crop_y = static_cast<std::size_t>(rng.below(2 * pad + 1));
     a.flip = rng.uniform() < flip_probability;
+    if (cutout > 0) {
+      a.cutout_x = static_cast<std::size_t>(rng.below(W));
+      a.cutout_y = static_cast<std::size_t>(rng.below(H));
+      a.cutout = rng.uniform() < cutout_probability;
+    }
     return a;
   }
   // No augmentation: the unshifted, unmirrored image.
@@ -70,6 +90,20 @@ private:
 
 // Writes the normalised, augmented sample of image `src` (C x H x W bytes) to `out` (C x H x W
 // floats); `pad` is the CropFlip's padding.
+// Zeroes the size x size square of Cutout centred at (cutout_x, cutout_y) in every channel.
+template <std::size_t C, std::size_t H, std::size_t W>
+void apply_cutout(const Augmentation& a, std::size_t size, float* out) noexcept {
+  if (!a.cutout || size == 0) return;
+  const auto half = static_cast<std::ptrdiff_t>(size / 2);
+  const std::ptrdiff_t y0 = std::max<std::ptrdiff_t>(0, std::ptrdiff_t(a.cutout_y) - half);
+  const std::ptrdiff_t x0 = std::max<std::ptrdiff_t>(0, std::ptrdiff_t(a.cutout_x) - half);
+  const std::ptrdiff_t y1 = std::min<std::ptrdiff_t>(std::ptrdiff_t(H), std::ptrdiff_t(a.cutout_y) - half + std::ptrdiff_t(size));
+  const std::ptrdiff_t x1 = std::min<std::ptrdiff_t>(std::ptrdiff_t(W), std::ptrdiff_t(a.cutout_x) - half + std::ptrdiff_t(size));
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::ptrdiff_t y = y0; y < y1; ++y)
+      for (std::ptrdiff_t x = x0; x < x1; ++x) out[c * H * W + std::size_t(y) * W + std::size_t(x)] = 0.f;
+}
+
 template <std::size_t C, std::size_t H, std::size_t W>
 void write_sample(const std::uint8_t* src, const Augmentation& a, std::size_t pad, const Normalizer<C>& norm,
                   float* out) noexcept {

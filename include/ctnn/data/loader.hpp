@@ -17,9 +17,9 @@
 //   }
 //
 // Per sample (in this order): pixels / 255; random crop (zero-pad by `pad`, an H x W window) and
-// horizontal flip with probability `flip_probability` (CropFlip, augmentation.hpp); per-channel
-// normalisation (v - mean[c]) / stddev[c] in float, mean and stddev having one value per channel
-// (the defaults are CIFAR-10's; other data sets set their own).
+// horizontal flip with probability `flip_probability`; per-channel normalisation (v - mean[c]) /
+// stddev[c] in float, mean and stddev having one value per channel (the defaults are CIFAR-10's;
+// other data sets set their own); Cutout when `cutout` > 0 (augmentation.hpp). Each stage is optional.
 //
 // Determinism: the order of epoch e is a permutation drawn from (seed, e) alone, and the
 // augmentation of the sample at position p of epoch e from (seed, e, p) alone (augmentation(e, p)
@@ -68,6 +68,8 @@ struct LoaderOptions {
   bool augment = true;             // random crop and flip; false: every image as stored
   std::size_t pad = 4;             // crop: zero-pad by pad, random H x W window; 0: no crop (max H and W)
   float flip_probability = 0.5f;   // horizontal flip; 0: never
+  std::size_t cutout = 0;          // Cutout: zero a random cutout x cutout square after normalising; 0: off
+  float cutout_probability = 1.f;  // ... in this share of the samples
   std::vector<float> mean{0.4914f, 0.4822f, 0.4465f};     // of pixel / 255, per channel (CIFAR-10's R, G, B)
   std::vector<float> stddev{0.2470f, 0.2435f, 0.2616f};
   // Skip the final partial batch. On for training, so that every step sees a full batch (batch norm
@@ -115,7 +117,7 @@ public:
 
   Loader(const dataset_type& dataset, Options options = {})
       : data_(dataset), opt_(checked(dataset, std::move(options))), norm_(opt_.mean, opt_.stddev, "ctnn::data::Loader"),
-        crop_{opt_.pad, opt_.flip_probability} {
+        crop_{opt_.pad, opt_.flip_probability, opt_.cutout, opt_.cutout_probability} {
     n_ = dataset.size();
     classes_ = dataset.num_classes();
     nbatches_ = opt_.drop_last ? n_ / opt_.batch : (n_ + opt_.batch - 1) / opt_.batch;
@@ -159,7 +161,7 @@ public:
   // The augmentation applied to the sample at `position` of epoch `epoch` (crop pad, pad and no flip
   // when augmentation is off).
   Augmentation augmentation(std::size_t epoch, std::size_t position) const noexcept {
-    return opt_.augment ? crop_.draw(opt_.seed, epoch, position) : crop_.identity();
+    return opt_.augment ? crop_.draw(opt_.seed, epoch, position, height, width) : crop_.identity();
   }
 
   // The dataset index of every position of epoch `epoch` (allocates; for tests and inspection).
@@ -196,8 +198,10 @@ private:
              " (was the dataset changed while the loader uses it?)");
       slot.labels[k] = label;
       slot.indices[k] = idx;
-      write_sample<channels, height, width>(data_.images.data() + idx * S::size, augmentation(epoch, pos), opt_.pad, norm_,
-                                            slot.batch.images.data() + k * S::size);
+      const Augmentation a = augmentation(epoch, pos);
+      float* out = slot.batch.images.data() + k * S::size;
+      write_sample<channels, height, width>(data_.images.data() + idx * S::size, a, opt_.pad, norm_, out);
+      apply_cutout<channels, height, width>(a, opt_.cutout, out);
     }
     slot.batch.images.set_batch(count);
     slot.batch.labels = std::span<const std::int32_t>(slot.labels.data(), count);
@@ -223,6 +227,10 @@ private:
       fail("pad ", o.pad, " is larger than the image (", std::min(height, width), "); expected 0..", std::min(height, width));
     if (!(o.flip_probability >= 0.f && o.flip_probability <= 1.f))
       fail("flip_probability ", o.flip_probability, " is not a probability; expected 0..1");
+    if (!(o.cutout_probability >= 0.f && o.cutout_probability <= 1.f))
+      fail("cutout_probability ", o.cutout_probability, " is not a probability; expected 0..1");
+    if (o.cutout > std::max(height, width))
+      fail("cutout ", o.cutout, " is larger than the image (", height, "x", width, ")");
     return o;
   }
 
