@@ -31,4 +31,5 @@
 #include "io.hpp"
 #include "data.hpp"
 #include "train.hpp"
+#include "predict.hpp"
 #include "summary.hpp"
