@@ -392,3 +392,30 @@ TEST_CASE("progress: plain lines off a terminal (first and last step, the epoch'
   CHECK(train::format_duration(3725) == "1:02:05");
   CHECK(train::format_duration(-1) == "--:--");
 }
+
+TEST_CASE("fit with a loss of the caller's (a squared error on the logits against one-hot targets)") {
+  Setup s;
+  Net net(20, 1);
+  SGD opt{0.02f};
+  struct SquaredError {
+    std::size_t* calls;
+    float operator()(const Tensor<Shape<10>>& logits, std::span<const std::int32_t> labels, Tensor<Shape<10>>& grad) {
+      ++*calls;
+      grad.set_batch(logits.batch());
+      double sum = 0;
+      for (std::size_t n = 0; n < logits.batch(); ++n)
+        for (std::size_t j = 0; j < 10; ++j) {
+          const float d = logits(n, j) - (std::int32_t(j) == labels[n] ? 1.f : 0.f);
+          sum += double(d) * d;
+          grad(n, j) = 2.f * d / float(logits.batch());
+        }
+      return static_cast<float>(sum / double(logits.batch()));
+    }
+  };
+  std::size_t calls = 0;
+  auto o = quiet(3);
+  const auto r = train::fit(net, opt, s.train, nullptr, o, SquaredError{&calls});
+  REQUIRE(r.ok());
+  CHECK(calls == 18);
+  CHECK(r.epochs.back().train_loss < r.epochs.front().train_loss);
+}

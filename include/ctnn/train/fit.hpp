@@ -167,9 +167,13 @@ inline void check_settings(const std::string& path, const std::map<std::string, 
 
 }  // namespace detail
 
-template <class Net, class Opt>
+// `loss` trains with another loss than softmax cross-entropy (label_smoothing is then the loss's
+// business): loss(logits, labels, grad) writes dL/dlogits and returns the mean loss (train::LossFor).
+// Evaluation reports the softmax cross-entropy and the accuracy either way.
+template <class Net, class Opt, class Loss>
 FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>& train,
-              data::Loader<typename Net::input_shape>* eval, const Options& o) {
+              data::Loader<typename Net::input_shape>* eval, const Options& o, Loss loss) {
+  static_assert(LossFor<Loss, Net>, "ctnn::train::fit: the loss must be callable as loss(logits, labels, grad)");
   using D = typename Net::device;
   using In = typename Net::input_shape;
   using Out = typename Net::output_shape;
@@ -275,7 +279,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
       info.batch = done;
       info.step = step;
       info.lr = current_lr();
-      info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, o.label_smoothing, [&] {
+      info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, loss, [&] {
         if (o.clip_grad_norm > 0.f) info.grad_norm = clipper.clip(net.parameters(), o.clip_grad_norm);
       });
       ++done;
@@ -363,6 +367,13 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   }
   result.status = FitStatus::completed;
   return result;
+}
+
+// Softmax cross-entropy with the options' label smoothing.
+template <class Net, class Opt>
+FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>& train,
+              data::Loader<typename Net::input_shape>* eval, const Options& o) {
+  return fit(net, optimizer, train, eval, o, CrossEntropy{o.label_smoothing});
 }
 
 }  // namespace ctnn::train

@@ -9,13 +9,19 @@
 // before backward: nothing is updated but the batch-norm running statistics of that forward pass,
 // and r.finite is false (a caller that skips the batch restores those itself).
 //
+//   ctnn::train::step(net, optimizer, x, labels, grad, loss)
+//
+// takes another loss: loss(logits, labels, grad) writes dL/dlogits into grad and returns the mean
+// loss (CrossEntropy{label_smoothing} is the default's).
+//
 //   ctnn::train::step(net, optimizer, x, grad, loss)
 //
-// is the same step with a loss of the caller's: loss(logits, grad) writes dL/dlogits into grad and
-// returns what step() returns (for example a device-side loss that never synchronises with the
-// host, as a captured CUDA graph needs).
+// is the step with a loss of the caller's that needs no labels on the host: loss(logits, grad)
+// writes dL/dlogits into grad and returns what step() returns (for example a device-side loss
+// that never synchronises with the host, as a captured CUDA graph needs).
 
 #include <cmath>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -57,12 +63,27 @@ struct no_hook {
   void operator()() const noexcept {}
 };
 
-template <class Net, class Opt, class BeforeUpdate = no_hook>
+// The default loss: softmax cross-entropy with label smoothing (PyTorch's CrossEntropyLoss).
+struct CrossEntropy {
+  float label_smoothing = 0.f;
+  template <class Logits, class Grad>
+  float operator()(const Logits& logits, std::span<const std::int32_t> labels, Grad& grad) const {
+    return softmax_cross_entropy(logits, labels, grad, label_smoothing);
+  }
+};
+
+// A loss for a network: writes dL/dlogits into grad and returns the mean loss of the batch.
+template <class L, class Net>
+concept LossFor = std::invocable<L&, const typename Net::output_type&, std::span<const std::int32_t>,
+                                 typename Net::output_type&>;
+
+// The step with any loss (top-1 hits are counted from the logits).
+template <class Net, class Opt, LossFor<Net> Loss, class BeforeUpdate = no_hook>
 StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std::span<const std::int32_t> labels,
-                typename Net::output_type& grad, float label_smoothing = 0.f, BeforeUpdate&& before_update = {}) {
+                typename Net::output_type& grad, Loss&& loss, BeforeUpdate&& before_update = {}) {
   const auto& logits = net.forward(x, Mode::train);
   StepResult r;
-  r.loss = softmax_cross_entropy(logits, labels, grad, label_smoothing);
+  r.loss = static_cast<float>(loss(logits, labels, grad));
   r.size = labels.size();
   r.finite = std::isfinite(r.loss);
   if (!r.finite) return r;
@@ -72,6 +93,12 @@ StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std
   before_update();
   optimizer.step(net.parameters());
   return r;
+}
+
+template <class Net, class Opt, class BeforeUpdate = no_hook>
+StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std::span<const std::int32_t> labels,
+                typename Net::output_type& grad, float label_smoothing = 0.f, BeforeUpdate&& before_update = {}) {
+  return step(net, optimizer, x, labels, grad, CrossEntropy{label_smoothing}, before_update);
 }
 
 }  // namespace ctnn::train

@@ -1,0 +1,42 @@
+# cmake -DSOURCE=<ctnn source> -DOUT=<scratch folder> -P plots.cmake
+# scripts/plot_history.py and scripts/plot_confusion.py on the small CSVs next to this file, with the
+# first of /usr/bin/python3 and python3 that imports matplotlib; each must write a non-trivial PNG,
+# and a file that is not a history or a confusion matrix must be refused.
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+set(python "")
+foreach(candidate /usr/bin/python3 python3)
+  find_program(found NAMES ${candidate} NO_CACHE)
+  if(found)
+    execute_process(COMMAND ${found} -c "import matplotlib" RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+    if(rc EQUAL 0)
+      set(python ${found})
+      break()
+    endif()
+  endif()
+  unset(found)
+endforeach()
+if(NOT python)
+  message(FATAL_ERROR "no Python with matplotlib (Debian: python3-matplotlib; scripts/test.sh installs it)")
+endif()
+set(here ${CMAKE_CURRENT_LIST_DIR})
+foreach(pair "plot_history.py;history.csv" "plot_confusion.py;confusion.csv")
+  list(GET pair 0 script)
+  list(GET pair 1 csv)
+  execute_process(COMMAND ${python} ${SOURCE}/scripts/${script} ${here}/${csv} ${OUT}/${csv}.png
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${OUT}/${csv}.png)
+    message(FATAL_ERROR "${script} ${csv} failed (exit ${rc}):\n${out}")
+  endif()
+  file(SIZE ${OUT}/${csv}.png bytes)
+  if(bytes LESS 10000)
+    message(FATAL_ERROR "${script} wrote only ${bytes} bytes")
+  endif()
+  # The other script's input is refused with a message.
+  execute_process(COMMAND ${python} ${SOURCE}/scripts/${script} ${here}/plots.cmake ${OUT}/bad.png
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    message(FATAL_ERROR "${script} accepted a file that is not its CSV")
+  endif()
+  message(STATUS "${script}: ${bytes} bytes; a wrong file is refused: ${out}")
+endforeach()
