@@ -6,6 +6,9 @@
 //   io/checkpoint.hpp    the API: save_checkpoint, load_checkpoint, save_weights, load_weights
 //   io/file.hpp          whole-file reads, atomic file replacement (POSIX)
 //   io/checksum.hpp      FNV-1a 64
+//   io/safetensors.hpp   safetensors in and out (F32, BF16, F16), strict and non-strict loads
+//   io/name_maps.hpp     ctnn names <-> PyTorch's for the ResNets (pytorch-cifar, torchvision)
+//   io/json.hpp          the small JSON reader the headers need
 
 #include "io/byte_reader.hpp"
 #include "io/byte_writer.hpp"
@@ -13,3 +16,6 @@
 #include "io/checksum.hpp"
 #include "io/file.hpp"
 #include "io/format.hpp"
+#include "io/json.hpp"
+#include "io/name_maps.hpp"
+#include "io/safetensors.hpp"

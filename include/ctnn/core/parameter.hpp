@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace ctnn {
@@ -18,22 +19,31 @@ struct Parameter {
   float* grad = nullptr;
   std::size_t size = 0;
   ParamKind kind = ParamKind::weight;
+  std::vector<std::size_t> shape;  // PyTorch's layout, e.g. {out, in, k, k}; empty: {size}
 };
 
 struct Buffer {
   std::string name;
   float* value = nullptr;
   std::size_t size = 0;
+  std::vector<std::size_t> shape;  // empty: {size}
 };
+
+// A tensor's shape, {size} when it records none.
+template <class T>
+std::vector<std::size_t> shape_of(const T& t) {
+  return t.shape.empty() ? std::vector<std::size_t>{t.size} : t.shape;
+}
 
 // Layers report their state to a Collector; composite layers open a named scope per child.
 class Collector {
 public:
-  void parameter(std::string_view name, float* value, float* grad, std::size_t size, ParamKind kind) {
-    params_.push_back(Parameter{full_name(name), value, grad, size, kind});
+  void parameter(std::string_view name, float* value, float* grad, std::size_t size, ParamKind kind,
+                 std::vector<std::size_t> shape = {}) {
+    params_.push_back(Parameter{full_name(name), value, grad, size, kind, std::move(shape)});
   }
-  void buffer(std::string_view name, float* value, std::size_t size) {
-    buffers_.push_back(Buffer{full_name(name), value, size});
+  void buffer(std::string_view name, float* value, std::size_t size, std::vector<std::size_t> shape = {}) {
+    buffers_.push_back(Buffer{full_name(name), value, size, std::move(shape)});
   }
 
   class Scope {

@@ -119,7 +119,7 @@ struct Conv {
     }
 
     void collect(Collector& c) {
-      c.parameter("weight", w_.data(), dw_.data(), weight_size, ParamKind::weight);
+      c.parameter("weight", w_.data(), dw_.data(), weight_size, ParamKind::weight, {Out, In / group_count, Kernel, Kernel});
       if constexpr (has_bias) c.parameter("bias", b_.data(), db_.data(), Out, ParamKind::bias);
     }
 

@@ -58,7 +58,7 @@ struct Linear {
     }
 
     void collect(Collector& c) {
-      c.parameter("weight", w_.data(), dw_.data(), In * Out, ParamKind::weight);
+      c.parameter("weight", w_.data(), dw_.data(), In * Out, ParamKind::weight, {Out, In});
       c.parameter("bias", b_.data(), db_.data(), Out, ParamKind::bias);
     }
 
