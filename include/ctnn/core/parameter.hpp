@@ -19,14 +19,14 @@ struct Parameter {
   float* grad = nullptr;
   std::size_t size = 0;
   ParamKind kind = ParamKind::weight;
-  std::vector<std::size_t> shape;  // PyTorch's layout, e.g. {out, in, k, k}; empty: {size}
+  std::vector<std::size_t> shape = {};  // PyTorch's layout, e.g. {out, in, k, k}; empty: {size}
 };
 
 struct Buffer {
   std::string name;
   float* value = nullptr;
   std::size_t size = 0;
-  std::vector<std::size_t> shape;  // empty: {size}
+  std::vector<std::size_t> shape = {};  // empty: {size}
 };
 
 // A tensor's shape, {size} when it records none.

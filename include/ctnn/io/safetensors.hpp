@@ -280,15 +280,27 @@ void save_safetensors(const std::string& path, const Net& net, const Safetensors
   std::vector<Item> items;
   for (const auto& p : net.parameters()) items.push_back({o.map ? o.map->file_name(p.name) : p.name, p.value, p.size, shape_of(p)});
   for (const auto& b : net.buffers()) items.push_back({o.map ? o.map->file_name(b.name) : b.name, b.value, b.size, shape_of(b)});
-  std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"ctnn\",\"architecture\":" +
-                       json::quote(Net::architecture()) + "}";
+  std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"ctnn\",\"architecture\":";
+  header += json::quote(Net::architecture());
+  header += '}';
   std::size_t offset = 0;
   for (const auto& it : items) {
     const std::size_t bytes = it.size * dtype_bytes(o.dtype);
-    std::string shape = "[";
-    for (std::size_t i = 0; i < it.shape.size(); ++i) shape += (i ? "," : "") + std::to_string(it.shape[i]);
-    header += "," + json::quote(it.name) + ":{\"dtype\":\"" + dtype_name(o.dtype) + "\",\"shape\":" + shape +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + bytes) + "]}";
+    // Appended piece by piece (g++ 12 warns falsely about chained string operator+).
+    header += ',';
+    header += json::quote(it.name);
+    header += ":{\"dtype\":\"";
+    header += dtype_name(o.dtype);
+    header += "\",\"shape\":[";
+    for (std::size_t i = 0; i < it.shape.size(); ++i) {
+      if (i) header += ',';
+      header += std::to_string(it.shape[i]);
+    }
+    header += "],\"data_offsets\":[";
+    header += std::to_string(offset);
+    header += ',';
+    header += std::to_string(offset + bytes);
+    header += "]}";
     offset += bytes;
   }
   header += "}";

@@ -43,6 +43,7 @@
 
 #include "../core/device.hpp"
 #include "../core/error.hpp"
+#include "../core/init.hpp"
 #include "../core/parameter.hpp"
 #include "../core/tensor.hpp"
 #include "../core/transfer.hpp"
@@ -81,6 +82,7 @@ struct Options {
   NanPolicy on_nan = NanPolicy::stop;
   float clip_grad_norm = 0;           // clip gradients to this global norm; 0: off
   float ema_decay = 0;                // keep an EMA of the weights with this decay; 0: off
+  std::vector<std::string> freeze;    // parameters whose names start so are not updated (ctnn::freeze)
   bool flip_tta = false;              // evaluate with flip test-time augmentation
   std::string checkpoint;             // saved after every epoch; "": none
   std::string history;                // CSV, a row per epoch; "": none
@@ -233,6 +235,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   Tensor<Out, D> grad(batch);
   Evaluator<Net> evaluator(eval ? eval->options().batch : 1);
   GradClipper<D> clipper;
+  const std::vector<Parameter> update = o.freeze.empty() ? std::vector<Parameter>{} : ctnn::freeze(net.parameters(), o.freeze);
   std::vector<std::vector<float>> saved_buffers;  // on_nan = skip: the statistics before a batch
   std::vector<float> staging;
   Progress progress(o.progress);
@@ -281,7 +284,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
       info.lr = current_lr();
       info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, loss, [&] {
         if (o.clip_grad_norm > 0.f) info.grad_norm = clipper.clip(net.parameters(), o.clip_grad_norm);
-      });
+      }, update);
       ++done;
       ++step;
       if (!info.result.finite) {

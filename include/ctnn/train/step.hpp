@@ -28,6 +28,7 @@
 #include <type_traits>
 
 #include "../core/device.hpp"
+#include "../core/parameter.hpp"
 #include "../loss/cross_entropy.hpp"
 #include "../loss/metrics.hpp"
 
@@ -77,10 +78,12 @@ template <class L, class Net>
 concept LossFor = std::invocable<L&, const typename Net::output_type&, std::span<const std::int32_t>,
                                  typename Net::output_type&>;
 
-// The step with any loss (top-1 hits are counted from the logits).
+// The step with any loss (top-1 hits are counted from the logits). `update`: the parameters the
+// optimizer steps, when not all of net.parameters() (ctnn::freeze gives such a list).
 template <class Net, class Opt, LossFor<Net> Loss, class BeforeUpdate = no_hook>
 StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std::span<const std::int32_t> labels,
-                typename Net::output_type& grad, Loss&& loss, BeforeUpdate&& before_update = {}) {
+                typename Net::output_type& grad, Loss&& loss, BeforeUpdate&& before_update = {},
+                std::span<const Parameter> update = {}) {
   const auto& logits = net.forward(x, Mode::train);
   StepResult r;
   r.loss = static_cast<float>(loss(logits, labels, grad));
@@ -91,7 +94,10 @@ StepResult step(Net& net, Opt& optimizer, const typename Net::input_type& x, std
   net.zero_grad();
   net.backward(grad);
   before_update();
-  optimizer.step(net.parameters());
+  if (update.empty())
+    optimizer.step(net.parameters());
+  else
+    optimizer.step(update);
   return r;
 }
 
