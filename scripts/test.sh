@@ -14,7 +14,8 @@ presets=("$@")
 for p in "${presets[@]}"; do
   [[ $p == release || $p == asan ]] || { echo "test.sh: unknown preset '$p' (release, asan)" >&2; exit 2; }
 done
-bash scripts/install_deps.sh python3-matplotlib  # the quick-start test plots with it
+bash scripts/install_deps.sh python3-matplotlib python3-torch  # plots; the PyTorch interop test
+bash scripts/install_python_deps.sh                              # onnx, onnxruntime for the ONNX test
 for p in "${presets[@]}"; do
   echo "test.sh: === $p ==="
   cmake --preset "$p"

@@ -9,6 +9,7 @@
 //   io/safetensors.hpp   safetensors in and out (F32, BF16, F16), strict and non-strict loads
 //   io/name_maps.hpp     ctnn names <-> PyTorch's for the ResNets (pytorch-cifar, torchvision)
 //   io/json.hpp          the small JSON reader the headers need
+//   io/onnx.hpp          ONNX export (opset 17) and typed import of weights; io/protobuf.hpp its wire format
 
 #include "io/byte_reader.hpp"
 #include "io/byte_writer.hpp"
@@ -18,4 +19,6 @@
 #include "io/format.hpp"
 #include "io/json.hpp"
 #include "io/name_maps.hpp"
+#include "io/onnx.hpp"
+#include "io/protobuf.hpp"
 #include "io/safetensors.hpp"
