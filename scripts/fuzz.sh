@@ -4,7 +4,7 @@
 #
 #   scripts/fuzz.sh                  every target, 60 s each
 #   scripts/fuzz.sh 600              every target, 10 minutes each
-#   scripts/fuzz.sh 300 checkpoint   one target (checkpoint, cifar10)
+#   scripts/fuzz.sh 300 checkpoint   one target (checkpoint, cifar10, safetensors)
 #
 # Environment: FUZZ_SECONDS (default 60; the first argument wins), FUZZ_DIR (build/fuzz), CXX
 # (clang++), EIGEN_INCLUDE (/usr/include/eigen3), FUZZ_ARGS (extra libFuzzer flags, e.g.
@@ -26,12 +26,12 @@ if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
   shift
 fi
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(checkpoint cifar10)
+[[ ${#targets[@]} -gt 0 ]] || targets=(checkpoint cifar10 safetensors)
 dir=${FUZZ_DIR:-build/fuzz}
 cxx=${CXX:-clang++}
 eigen=${EIGEN_INCLUDE:-/usr/include/eigen3}
 
-declare -A max_len=([checkpoint]=8192 [cifar10]=10000)
+declare -A max_len=([checkpoint]=8192 [cifar10]=10000 [safetensors]=8192)
 for t in "${targets[@]}"; do
   [[ -f tests/fuzz/${t}_fuzz.cc ]] || { echo "fuzz.sh: no target '$t' (tests/fuzz/${t}_fuzz.cc)" >&2; exit 2; }
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds everything in Release and runs every test,
 # then builds the tests and examples again with AddressSanitizer + UndefinedBehaviorSanitizer (the
-# asan preset) and runs them there too (all but the compile-fail, package and quick-start tests,
+# asan preset) and runs them there too (all but the compile-fail, package, quick-start and Clang tests,
 # which test the compiler, CMake and the scripts rather than code that runs). A sanitizer report fails the test that caused it.
 #
 #   scripts/test.sh            release, then asan (what CI runs)
@@ -14,7 +14,7 @@ presets=("$@")
 for p in "${presets[@]}"; do
   [[ $p == release || $p == asan ]] || { echo "test.sh: unknown preset '$p' (release, asan)" >&2; exit 2; }
 done
-bash scripts/install_deps.sh python3-matplotlib python3-torch  # plots; the PyTorch interop test
+bash scripts/install_deps.sh python3-matplotlib python3-torch clang  # plots; PyTorch interop; the Clang check
 bash scripts/install_python_deps.sh                              # onnx, onnxruntime for the ONNX test
 for p in "${presets[@]}"; do
   echo "test.sh: === $p ==="

@@ -10,6 +10,8 @@
 //               succeeds gives a network that saves and loads back bit for bit.
 //   cifar10     Cifar10::parse (memory) and Cifar10::load_file (the same bytes in a file) agree:
 //               both fail, or both give the same labels and pixels; every label is 0..9.
+//   safetensors a strict load that throws leaves the network unchanged; a non-strict load loads
+//               exactly the tensors it reports; a loaded file saves and loads back bit for bit.
 //
 // Checkpoint inputs: byte 0 holds flags, the rest is the file. Flag bit 0 overwrites the recorded
 // file size (bytes 12..19 of the file) with the real size and bit 1 then recomputes the trailing
@@ -257,6 +259,59 @@ inline std::vector<std::pair<std::string, std::vector<unsigned char>>> cifar10_s
   }
   const char names[] = "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n";
   seeds.emplace_back("class-names", std::vector<unsigned char>(names, names + sizeof names - 1));
+  return seeds;
+}
+
+// ---- safetensors -------------------------------------------------------------------------------
+
+// Runs one input (a safetensors file) through a strict and a non-strict load_safetensors. Returns
+// 1 when the strict load succeeded.
+inline int safetensors_one(const unsigned char* data, std::size_t size) {
+  static Net net(1, 7), other(1, 8);
+  static Opt unused(0.1f);
+  static TempFile file("model.safetensors"), resaved("resaved.safetensors");
+  file.write(data, size);
+  auto values = [](Net& n) {
+    std::vector<float> out;
+    for (const auto& p : n.parameters()) out.insert(out.end(), p.value, p.value + p.size);
+    for (const auto& b : n.buffers()) out.insert(out.end(), b.value, b.value + b.size);
+    return out;
+  };
+  const std::vector<float> before = values(net);
+  int loaded = 0;
+  try {
+    ctnn::io::load_safetensors(file.path(), net);
+    loaded = 1;
+  } catch (const ctnn::Error& e) {
+    if (!same_bits(before, values(net))) violated("a failed strict safetensors load changed the network");
+    check_message(e.what(), "ctnn::io: ", file.path());
+  }
+  if (loaded) {
+    ctnn::io::save_safetensors(resaved.path(), net);
+    ctnn::io::load_safetensors(resaved.path(), other);
+    if (!same_bits(values(net), values(other))) violated("a loaded safetensors file does not save and load back");
+  }
+  try {  // non-strict: every reported tensor is loaded, the others keep their values
+    const std::vector<float> start = values(other);
+    const ctnn::io::LoadReport r = ctnn::io::load_safetensors(file.path(), other, {.strict = false});
+    if (r.loaded.size() + r.missing.size() + r.mismatched.size() != other.parameters().size() + other.buffers().size())
+      violated("a non-strict safetensors load reported a wrong number of tensors");
+    if (r.loaded.empty() && !same_bits(start, values(other))) violated("a non-strict load that loaded nothing changed the network");
+  } catch (const ctnn::Error& e) {
+    check_message(e.what(), "ctnn::io: ", file.path());
+  }
+  return loaded;
+}
+
+// Seed inputs: the harness's network in F32, BF16 and F16.
+inline std::vector<std::pair<std::string, std::vector<unsigned char>>> safetensors_seeds() {
+  TempFile file("seed.safetensors");
+  Net net(1, 3);
+  std::vector<std::pair<std::string, std::vector<unsigned char>>> seeds;
+  for (const auto dtype : {ctnn::io::Dtype::f32, ctnn::io::Dtype::bf16, ctnn::io::Dtype::f16}) {
+    ctnn::io::save_safetensors(file.path(), net, {.dtype = dtype});
+    seeds.emplace_back(ctnn::io::dtype_name(dtype), ctnn::io::read_file(file.path()));
+  }
   return seeds;
 }
 

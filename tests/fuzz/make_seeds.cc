@@ -1,6 +1,6 @@
 // Writes the seed corpora of the fuzz targets: make_seeds DIR writes DIR/checkpoint/* (a weights
 // file and a full checkpoint of the harness's network, with and without the fix flags) and
-// DIR/cifar10/* (valid records and a class-name list). scripts/fuzz.sh runs it before fuzzing, so
+// DIR/cifar10/* (valid records and a class-name list) and DIR/safetensors/* (F32, BF16, F16 files). scripts/fuzz.sh runs it before fuzzing, so
 // the seeds always follow the current file format.
 
 #include <cstdio>
@@ -27,5 +27,8 @@ int main(int argc, char** argv) {
     }
     return true;
   };
-  return write("checkpoint", ctnn_fuzz::checkpoint_seeds()) && write("cifar10", ctnn_fuzz::cifar10_seeds()) ? 0 : 1;
+  return write("checkpoint", ctnn_fuzz::checkpoint_seeds()) && write("cifar10", ctnn_fuzz::cifar10_seeds()) &&
+                 write("safetensors", ctnn_fuzz::safetensors_seeds())
+             ? 0
+             : 1;
 }

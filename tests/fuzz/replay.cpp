@@ -79,6 +79,15 @@ TEST_CASE("fuzz replay: the CIFAR-10 seeds load") {
   }
 }
 
+TEST_CASE("fuzz replay: the safetensors seeds load") {
+  const auto seeds = ctnn_fuzz::safetensors_seeds();
+  REQUIRE(seeds.size() == 3);
+  for (const auto& [name, bytes] : seeds) {
+    CAPTURE(name);
+    CHECK(ctnn_fuzz::safetensors_one(bytes.data(), bytes.size()) == 1);
+  }
+}
+
 TEST_CASE("fuzz replay: kept checkpoint inputs are refused with a ctnn::Error") {
   const auto files = files_in(regressions / "checkpoint");
   CHECK(!files.empty());
@@ -120,6 +129,21 @@ TEST_CASE("fuzz replay: kept CIFAR-10 inputs are refused with a ctnn::Error") {
   }
 }
 
+TEST_CASE("fuzz replay: kept safetensors inputs are refused with a ctnn::Error") {
+  const auto files = files_in(regressions / "safetensors");
+  CHECK(!files.empty());
+  for (const auto& p : files) {
+    CAPTURE(p.string());
+    const auto input = read_all(p);
+    const int loaded = ctnn_fuzz::safetensors_one(input.data(), input.size());  // aborts if a property breaks
+    CHECK(loaded == (expected_valid(p) ? 1 : 0));
+    if (expected_valid(p)) continue;
+    ctnn_fuzz::Net net(1, 1);
+    const std::string msg = error_of([&] { ctnn::io::load_safetensors(p.string(), net); });
+    CHECK(msg.find(p.string()) != std::string::npos);
+  }
+}
+
 TEST_CASE("fuzz replay: a grown corpus (CTNN_FUZZ_CORPUS)") {
   const char* dir = std::getenv("CTNN_FUZZ_CORPUS");
   if (!dir) {
@@ -135,6 +159,11 @@ TEST_CASE("fuzz replay: a grown corpus (CTNN_FUZZ_CORPUS)") {
   for (const auto& p : files_in(fs::path(dir) / "cifar10")) {
     const auto input = read_all(p);
     ctnn_fuzz::cifar10_one(input.data(), input.size());
+    ++n;
+  }
+  for (const auto& p : files_in(fs::path(dir) / "safetensors")) {
+    const auto input = read_all(p);
+    ctnn_fuzz::safetensors_one(input.data(), input.size());
     ++n;
   }
   MESSAGE("replayed ", n, " corpus inputs from ", std::string(dir));

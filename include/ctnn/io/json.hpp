@@ -16,21 +16,32 @@
 
 namespace ctnn::io::json {
 
+struct Member;
+
 struct Value {
   enum class Kind { null, boolean, number, string, array, object };
   Kind kind = Kind::null;
   bool boolean = false;
-  std::string text;                                 // a string's value, or a number as written
-  std::vector<Value> items;                         // array
-  std::vector<std::pair<std::string, Value>> members;  // object, in file order
-  std::size_t offset = 0;                           // where it starts in the file
+  std::string text;             // a string's value, or a number as written
+  std::vector<Value> items;     // array
+  std::vector<Member> members;  // object, in file order
+  std::size_t offset = 0;       // where it starts in the file
 
-  const Value* find(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
-    return nullptr;
-  }
+  const Value* find(std::string_view key) const;  // the member named key, or nullptr
 };
+
+// An object's member. A named struct rather than std::pair<std::string, Value>: a pair needs a
+// complete Value, which Value's own member list cannot give it (Clang refuses; GCC lets it pass).
+struct Member {
+  std::string first;
+  Value second;
+};
+
+inline const Value* Value::find(std::string_view key) const {
+  for (const auto& [k, v] : members)
+    if (k == key) return &v;
+  return nullptr;
+}
 
 class Parser {
 public:
@@ -80,7 +91,7 @@ private:
         for (const auto& m : v.members)
           if (m.first == key) fail("the member '" + key + "' appears twice");
         expect(':');
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.members.push_back(Member{std::move(key), value(depth + 1)});
       } while (eat(','));
       expect('}');
     } else if (c == '[') {

@@ -147,7 +147,7 @@ std::string emit(Builder& b, const Residual<M, S, A>*, const std::string& path, 
 
 template <class In>
 std::string emit(Builder&, const Identity*, const std::string&, std::string x) { return x; }
-template <class In, double P>
+template <class In, Number P>
 std::string emit(Builder&, const Dropout<P>*, const std::string&, std::string x) { return x; }
 
 template <class In, std::size_t I, std::size_t O, std::size_t K, std::size_t S, std::size_t P, class... Opts>
@@ -175,7 +175,7 @@ template <class In>
 std::string emit(Builder& b, const Sigmoid*, const std::string&, std::string x) { return b.node("Sigmoid", {std::move(x)}); }
 template <class In>
 std::string emit(Builder& b, const Tanh*, const std::string&, std::string x) { return b.node("Tanh", {std::move(x)}); }
-template <class In, double Slope>
+template <class In, Number Slope>
 std::string emit(Builder& b, const LeakyReLU<Slope>*, const std::string&, std::string x) {
   return b.node("LeakyRelu", {std::move(x)}, {real("alpha", static_cast<float>(Slope))});
 }

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <string>
 
+#include "../core/number.hpp"
 #include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "layer.hpp"
@@ -76,7 +77,7 @@ struct relu_fn {
   template <class A, class G> static auto backward(const A& y, const G& dy) { return dy * expr::greater(y, 0.f); }
 };
 
-template <double Slope>
+template <Number Slope>
 struct leaky_relu_fn {
   static constexpr const char* name = "LeakyReLU";
   static constexpr bool from_output = false;  // a negative slope would flip the sign of y
@@ -120,7 +121,7 @@ struct ReLU : detail::Pointwise<detail::relu_fn> {
   static std::string name() { return "ReLU"; }
 };
 
-template <double Slope = 0.01>
+template <Number Slope = 0.01>
 struct LeakyReLU : detail::Pointwise<detail::leaky_relu_fn<Slope>> {
   static std::string name() { return "LeakyReLU<" + detail::format_number(Slope) + ">"; }
 };

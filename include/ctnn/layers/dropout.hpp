@@ -20,7 +20,7 @@
 
 namespace ctnn {
 
-template <double P = 0.5>
+template <Number P = 0.5>
 struct Dropout {
   static_assert(P >= 0.0 && P < 1.0, "ctnn::Dropout<P>: P is a probability in [0, 1)");
 
