@@ -10,6 +10,8 @@
 //   io/name_maps.hpp     ctnn names <-> PyTorch's for the ResNets (pytorch-cifar, torchvision)
 //   io/json.hpp          the small JSON reader the headers need
 //   io/onnx.hpp          ONNX export (opset 17) and typed import of weights; io/protobuf.hpp its wire format
+//   io/weights_file.hpp  load_weights_file / save_weights_file: any of the formats, by content or extension
+//   io/printable.hpp     text from a file made safe to quote in an error message
 
 #include "io/byte_reader.hpp"
 #include "io/byte_writer.hpp"
@@ -20,5 +22,7 @@
 #include "io/json.hpp"
 #include "io/name_maps.hpp"
 #include "io/onnx.hpp"
+#include "io/printable.hpp"
 #include "io/protobuf.hpp"
 #include "io/safetensors.hpp"
+#include "io/weights_file.hpp"

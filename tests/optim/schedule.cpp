@@ -135,3 +135,34 @@ TEST_CASE("schedules drive an optimizer's public lr") {
   }
   CHECK(opt.lr == Approx(0.05 * (1 + std::cos(std::numbers::pi * 0.9))));
 }
+
+TEST_CASE("by_name: each name gives its schedule; an unknown one is refused with the list") {
+  const std::size_t total = 100;
+  const auto cosine = schedule::by_name("cosine", 0.1f, total);
+  const schedule::Cosine c{0.1f, total};
+  const auto multistep = schedule::by_name("multistep", 0.1f, total);
+  const schedule::MultiStep m{0.1f, {50, 75}, 0.1f};
+  const auto onecycle = schedule::by_name("onecycle", 0.1f, total);
+  const schedule::OneCycle o{0.1f, total};
+  const auto constant = schedule::by_name("constant", 0.1f, total);
+  for (std::size_t t : {0u, 1u, 29u, 49u, 50u, 74u, 75u, 99u, 150u}) {
+    CAPTURE(t);
+    CHECK(cosine(t) == c(t));
+    CHECK(multistep(t) == m(t));
+    CHECK(onecycle(t) == o(t));
+    CHECK(constant(t) == 0.1f);
+  }
+  CHECK(multistep(49) == 0.1f);
+  CHECK(multistep(50) == doctest::Approx(0.01f));
+  CHECK(schedule::names().size() == 4);
+  for (const auto& n : schedule::names()) CHECK(static_cast<bool>(schedule::by_name(n, 0.05f, total)));
+  try {
+    schedule::by_name("linear", 0.1f, total);
+    FAIL("expected a ctnn::Error");
+  } catch (const ctnn::Error& e) {
+    CHECK(std::string(e.what()) ==
+          "ctnn::schedule::by_name: unknown schedule 'linear': expected cosine, multistep, onecycle or constant");
+  }
+  CHECK_THROWS_AS(schedule::by_name("constant", -1.f, total), ctnn::Error);
+  CHECK_THROWS_AS(schedule::by_name("cosine", 0.1f, 0), ctnn::Error);
+}

@@ -219,6 +219,8 @@ TEST_CASE("a non-finite loss stops the run without touching the checkpoint, or s
   CHECK(r.status == train::FitStatus::stopped_non_finite);
   CHECK((r.message.find("loss is") != std::string::npos || r.message.find("not finite") != std::string::npos));
   CHECK(r.last_saved_epoch == 1);
+  CHECK(r.checkpoint_note == "The last checkpoint (" + o.checkpoint +
+                                 ", end of epoch 1) was not overwritten; resume from it with a lower learning rate");
   CHECK(io_test::read_bytes(o.checkpoint) == saved);
 
   // skip: a NaN bias makes every loss NaN; the batch's update and its batch-norm statistics are undone.
@@ -241,6 +243,7 @@ TEST_CASE("a non-finite loss stops the run without touching the checkpoint, or s
   // ... and the end-of-epoch check refuses to save a non-finite weight.
   CHECK(k.status == train::FitStatus::stopped_non_finite);
   CHECK(k.message.find("parameter '8.bias'") != std::string::npos);
+  CHECK(k.checkpoint_note == "No checkpoint is kept (Options::checkpoint is empty); start again with a lower learning rate");
 }
 
 TEST_CASE("schedules set the learning rate per step or per epoch; label smoothing reaches the loss") {

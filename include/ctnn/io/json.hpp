@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "printable.hpp"
 
 namespace ctnn::io::json {
 
@@ -38,8 +39,8 @@ struct Member {
 };
 
 inline const Value* Value::find(std::string_view key) const {
-  for (const auto& [k, v] : members)
-    if (k == key) return &v;
+  for (const Member& m : members)
+    if (m.first == key) return &m.second;
   return nullptr;
 }
 
@@ -55,6 +56,14 @@ public:
   }
 
 private:
+  // A byte as a message shows it: 'x' when printable ASCII, else its value (0xa5).
+  static std::string shown(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+    const char* hex = "0123456789abcdef";
+    return std::string("0x") + hex[u >> 4] + hex[u & 0xF];
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     ctnn::detail::fail(source_, ": the JSON header is malformed at byte offset ", base_ + pos_, ": ", what);
   }
@@ -89,7 +98,7 @@ private:
         if (pos_ >= s_.size() || s_[pos_] != '"') fail("expected a member name (a string)");
         std::string key = string();
         for (const auto& m : v.members)
-          if (m.first == key) fail("the member '" + key + "' appears twice");
+          if (m.first == key) fail("the member '" + detail::printable(key) + "' appears twice");
         expect(':');
         v.members.push_back(Member{std::move(key), value(depth + 1)});
       } while (eat(','));
@@ -119,7 +128,7 @@ private:
     } else if (s_.substr(pos_, 4) == "null") {
       pos_ += 4;
     } else {
-      fail(std::string("unexpected character '") + (static_cast<unsigned char>(c) >= 0x20 ? std::string(1, c) : "?") + "'");
+      fail("unexpected character " + shown(c));
     }
     return v;
   }
@@ -170,7 +179,7 @@ private:
           }
           break;
         }
-        default: fail(std::string("an unknown escape '\\") + e + "'");
+        default: fail("an unknown escape: a backslash, then " + shown(e));
       }
     }
   }

@@ -70,17 +70,17 @@ NameMap resnet(const Net& net, Convention convention) {
     else if (parts.size() == 2 && top == last) to = std::string(torchvision ? "fc." : "linear.") + role;
     else if (parts.size() == 6 && top == body) {
       const std::size_t stage = detail::index(parts[1], n), block = detail::index(parts[2], n), i = detail::index(parts[4], n);
-      std::string module;
+      std::string part;
       if (parts[3] == "main") {
         // conv-bn-relu-conv-bn[-relu-conv-bn]: convolution k sits at position 3(k-1), its bn after it
         if (i % 3 == 2) ctnn::detail::fail("ctnn::io::name_maps::resnet: '", n, "' names an activation, which has no tensors");
-        module = std::string(i % 3 == 0 ? "conv" : "bn") + std::to_string(i / 3 + 1);
+        part = std::string(i % 3 == 0 ? "conv" : "bn") + std::to_string(i / 3 + 1);
       } else if (parts[3] == "shortcut") {
-        module = std::string(torchvision ? "downsample." : "shortcut.") + std::to_string(i);
+        part = std::string(torchvision ? "downsample." : "shortcut.") + std::to_string(i);
       } else {
         ctnn::detail::fail("ctnn::io::name_maps::resnet: '", n, "' is neither in a block's main branch nor its shortcut");
       }
-      to = "layer" + std::to_string(stage + 1) + "." + std::to_string(block) + "." + module + "." + role;
+      to = "layer" + std::to_string(stage + 1) + "." + std::to_string(block) + "." + part + "." + role;
     } else {
       ctnn::detail::fail("ctnn::io::name_maps::resnet: '", n, "' does not fit the layout of a ctnn ResNet");
     }

@@ -156,7 +156,7 @@ struct SafetensorsFile {
       if (name == "__metadata__") {
         if (v.kind != json::Value::Kind::object) ctnn::detail::fail(who, ": __metadata__ is not an object");
         for (const auto& [k, m] : v.members) {
-          if (m.kind != json::Value::Kind::string) ctnn::detail::fail(who, ": __metadata__ value '", k, "' is not a string");
+          if (m.kind != json::Value::Kind::string) ctnn::detail::fail(who, ": __metadata__ value '", printable(k), "' is not a string");
           f.metadata[k] = m.text;
         }
         continue;

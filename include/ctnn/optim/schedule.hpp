@@ -10,6 +10,7 @@
 //   ctnn::schedule::Cosine{float base_lr, std::size_t total, std::size_t warmup = 0, float min_lr = 0};
 //   ctnn::schedule::OneCycle{float max_lr, std::size_t total, float pct_start = 0.3f,
 //                            float div_factor = 25, float final_div_factor = 1e4f};
+//   ctnn::schedule::by_name("cosine", lr, total)  one of these by name (a command line's --schedule)
 //
 // Linear warm-up (MultiStep and Cosine, warmup = W units): for t < W,
 //   lr(t) = base_lr * (t + 1) / W,
@@ -44,7 +45,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <functional>
 #include <numbers>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -161,5 +164,26 @@ struct OneCycle {
     return static_cast<float>(detail::cos_anneal(max_lr, final_lr(), (x - s) / (last - s)));
   }
 };
+
+// A schedule by the name a command line gives it, over `total` steps peaking at `lr`:
+//   "cosine"     Cosine{lr, total}
+//   "multistep"  MultiStep{lr, {total / 2, total * 3 / 4}, 0.1}: /10 at 50% and again at 75%
+//   "onecycle"   OneCycle{lr, total}
+//   "constant"   lr throughout
+inline const std::vector<std::string>& names() {
+  static const std::vector<std::string> n{"cosine", "multistep", "onecycle", "constant"};
+  return n;
+}
+
+inline std::function<float(std::size_t)> by_name(const std::string& name, float lr, std::size_t total) {
+  if (name == "cosine") return Cosine{lr, total};
+  if (name == "multistep") return MultiStep{lr, {total / 2, total * 3 / 4}, 0.1f};
+  if (name == "onecycle") return OneCycle{lr, total};
+  if (name == "constant") {
+    detail::check_lr("ctnn::schedule::by_name", "lr", lr);
+    return [lr](std::size_t) { return lr; };
+  }
+  ctnn::detail::fail("ctnn::schedule::by_name: unknown schedule '", name, "': expected cosine, multistep, onecycle or constant");
+}
 
 }  // namespace ctnn::schedule

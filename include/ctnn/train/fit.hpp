@@ -106,6 +106,7 @@ struct FitResult {
   std::size_t last_saved_epoch = 0;    // the epochs the checkpoint on disk holds (0: none written or loaded)
   std::vector<EpochRecord> epochs;     // this run's epochs
   std::string message;                 // why it stopped (stopped_non_finite)
+  std::string checkpoint_note;         // then: what became of the checkpoint, and how to go on
   bool ok() const { return status != FitStatus::stopped_non_finite; }
 };
 
@@ -255,6 +256,14 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
     progress.end_line();
     result.status = FitStatus::stopped_non_finite;
     result.message = std::move(why);
+    if (o.checkpoint.empty())
+      result.checkpoint_note = "No checkpoint is kept (Options::checkpoint is empty); start again with a lower learning rate";
+    else if (result.last_saved_epoch)
+      result.checkpoint_note = ctnn::detail::cat("The last checkpoint (", o.checkpoint, ", end of epoch ", result.last_saved_epoch,
+                                                 ") was not overwritten; resume from it with a lower learning rate");
+    else
+      result.checkpoint_note = ctnn::detail::cat("No checkpoint was written by this run (", o.checkpoint,
+                                                 " is untouched); start again with a lower learning rate");
     return result;
   };
 

@@ -1,0 +1,82 @@
+# CTest driver (cmake -DEXE=<cifar10_resnet18> -DDIR=<scratch folder> -P interop.cmake): the
+# example's interop flags. A short run exports ONNX and safetensors (PyTorch's pytorch-cifar names);
+# then --epochs 0 converts between the formats, and every conversion must give back the same
+# bytes: ctnn checkpoint -> safetensors, safetensors -> ONNX, ONNX -> safetensors. Fine-tuning
+# starts from --weights; wrong combinations are refused with a message.
+cmake_minimum_required(VERSION 3.25)
+if(NOT EXE OR NOT DIR)
+  message(FATAL_ERROR "usage: cmake -DEXE=<cifar10_resnet18> -DDIR=<scratch folder> -P interop.cmake")
+endif()
+set(ENV{OMP_NUM_THREADS} 2)
+file(REMOVE_RECURSE ${DIR})
+file(MAKE_DIRECTORY ${DIR})
+set(common --synthetic 32 --batch 16 --limit-batches 1 --log ${DIR}/history.csv --force)
+
+function(run_example name expected_rc)
+  execute_process(COMMAND ${EXE} ${common} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  message(STATUS "[${name}] exit code ${rc}\n--- stdout\n${out}--- stderr\n${err}---")
+  if(NOT rc EQUAL expected_rc)
+    message(FATAL_ERROR "[${name}] exit code ${rc}, expected ${expected_rc}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+  set(err "${err}" PARENT_SCOPE)
+endfunction()
+
+function(same_bytes a b what)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${a} ${b} RESULT_VARIABLE differ)
+  if(differ)
+    message(FATAL_ERROR "${what}: ${a} and ${b} differ")
+  endif()
+  file(SIZE ${a} bytes)
+  message(STATUS "${what}: ${bytes} bytes, identical")
+endfunction()
+
+set(map --name-map pytorch-cifar)
+run_example(train 0 --epochs 1 --checkpoint ${DIR}/run.ckpt --export-onnx ${DIR}/run.onnx
+            --export-safetensors ${DIR}/run.safetensors ${map})
+if(NOT out MATCHES "wrote .*run\\.onnx \\(ONNX\\)" OR NOT out MATCHES "wrote .*run\\.safetensors \\(safetensors\\)")
+  message(FATAL_ERROR "[train] the exports were not reported")
+endif()
+
+# Conversions only (--epochs 0): no data is read, nothing trains.
+run_example(ckpt-to-safetensors 0 --epochs 0 --weights ${DIR}/run.ckpt --export-safetensors ${DIR}/from-ckpt.safetensors ${map})
+same_bytes(${DIR}/run.safetensors ${DIR}/from-ckpt.safetensors "checkpoint -> safetensors")
+run_example(safetensors-to-onnx 0 --epochs 0 --weights ${DIR}/run.safetensors ${map} --export-onnx ${DIR}/from-st.onnx)
+same_bytes(${DIR}/run.onnx ${DIR}/from-st.onnx "safetensors -> ONNX")
+run_example(onnx-to-safetensors 0 --epochs 0 --weights ${DIR}/run.onnx --export-safetensors ${DIR}/from-onnx.safetensors ${map})
+same_bytes(${DIR}/run.safetensors ${DIR}/from-onnx.safetensors "ONNX -> safetensors")
+if(out MATCHES "epoch 1")
+  message(FATAL_ERROR "[onnx-to-safetensors] --epochs 0 trained")
+endif()
+
+# Fine-tuning from ONNX weights.
+run_example(fine-tune 0 --epochs 1 --weights ${DIR}/run.onnx --checkpoint ${DIR}/tuned.ckpt)
+if(NOT out MATCHES "initialised from .*run\\.onnx")
+  message(FATAL_ERROR "[fine-tune] the weights were not reported")
+endif()
+
+# What must be refused, and how.
+run_example(no-map 1 --epochs 0 --weights ${DIR}/run.safetensors)
+if(NOT err MATCHES "does not fit the network .* it has no tensor for 0\\.weight .* a name map translates")
+  message(FATAL_ERROR "[no-map] unexpected message")
+endif()
+run_example(unknown-map 2 --epochs 0 --weights ${DIR}/run.safetensors --name-map keras)
+if(NOT err MATCHES "keras not in")
+  message(FATAL_ERROR "[unknown-map] unexpected message")
+endif()
+run_example(wrong-map 1 --epochs 0 --weights ${DIR}/run.safetensors --name-map torchvision)
+if(NOT err MATCHES "it has no tensor for .* \\(file name layer")
+  message(FATAL_ERROR "[wrong-map] unexpected message")
+endif()
+run_example(not-weights 1 --epochs 0 --weights ${DIR}/history.csv)
+if(NOT err MATCHES "is none of the weight formats ctnn reads")
+  message(FATAL_ERROR "[not-weights] unexpected message")
+endif()
+run_example(weights-and-resume 2 --epochs 1 --weights ${DIR}/run.onnx --resume --checkpoint ${DIR}/run.ckpt)
+if(NOT err MATCHES "--resume excludes --weights")
+  message(FATAL_ERROR "[weights-and-resume] unexpected message")
+endif()
+run_example(nothing-to-do 0 --epochs 0)
+if(NOT out MATCHES "--epochs 0 and nothing to export")
+  message(FATAL_ERROR "[nothing-to-do] unexpected message")
+endif()
