@@ -78,3 +78,35 @@ TEST_CASE("PyTorch's ResNet-18 through safetensors gives PyTorch's logits") {
   CHECK(report.missing.size() == plain.parameters().size() + plain.buffers().size());
   CHECK(report.unexpected.size() == report.missing.size());
 }
+
+// The other way: a ctnn ResNet-18 (its own weights, batch-norm statistics away from their
+// defaults) saved as safetensors in pytorch-cifar's names, with its eval-mode logits on the
+// fixture's input; tests/interop/torch_from_ctnn.py loads the file into the PyTorch model with a
+// strict load_state_dict and compares the logits.
+TEST_CASE("a ctnn ResNet-18 saved for PyTorch") {
+  if (dir().empty() || !std::filesystem::exists(dir() + "/input.f32")) {
+    std::printf("the PyTorch fixture is missing (torch not installed?): skipping\n");
+    std::exit(77);
+  }
+  using Net = Network<ResNet18<10>, Shape<3, 32, 32>>;
+  Net net(4, 5);
+  std::size_t k = 0;
+  for (auto& b : net.buffers())  // running_mean in [-0.2, 0.2], running_var in [0.5, 1.5]
+    for (std::size_t i = 0; i < b.size; ++i, ++k)
+      b.value[i] = b.name.ends_with("running_var") ? 0.5f + float(k % 11) / 10.f : -0.2f + float(k % 5) / 10.f;
+  const io::NameMap map = io::name_maps::resnet(net, io::name_maps::Convention::pytorch_cifar);
+  io::save_safetensors(dir() + "/ctnn_resnet18.safetensors", net, {.map = &map});
+  Tensor<Shape<3, 32, 32>> x(4);
+  const auto input = read_f32(dir() + "/input.f32");
+  REQUIRE(input.size() == x.size());
+  std::copy(input.begin(), input.end(), x.data());
+  const auto logits = to_host(net.forward(x, Mode::eval));
+  std::ofstream out(dir() + "/ctnn_logits.f32", std::ios::binary);
+  out.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
+  REQUIRE(out.good());
+  // The file holds every tensor of the network plus a num_batches_tracked per batch norm.
+  const io::SafetensorsFile f = io::SafetensorsFile::read(dir() + "/ctnn_resnet18.safetensors");
+  CHECK(f.entries.size() == net.parameters().size() + net.buffers().size() + net.buffers().size() / 2);
+  REQUIRE(f.find("layer2.0.shortcut.1.num_batches_tracked"));
+  CHECK(f.find("layer2.0.shortcut.1.num_batches_tracked")->dtype == io::Dtype::i64);
+}

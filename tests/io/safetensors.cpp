@@ -112,7 +112,8 @@ TEST_CASE("safetensors: every malformed header is an error naming the file, the 
   big[3] = 1;
   CHECK(error_of_file(big).find("records a header of") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})")).find("the JSON header is malformed at byte offset") != std::string::npos);
-  CHECK(error_of_file(file_with(R"({"t":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})")).find("tensor 't' (header byte offset 13) has dtype I64") != std::string::npos);
+  CHECK(error_of_file(file_with(R"({"t":{"dtype":"Q4","shape":[1],"data_offsets":[0,8]}})")).find("tensor 't' (header byte offset 13) has dtype Q4, which is not a safetensors dtype") != std::string::npos);
+  CHECK(error_of_file(file_with(R"({"t":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}})")).find("holds 8 bytes but its shape and dtype need 16") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})")).find("data_offsets [0, 16] outside the 8 data bytes") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})")).find("holds 8 bytes but its shape and dtype need 12") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"u":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})")).find("overlaps the tensor before it") != std::string::npos);
@@ -121,6 +122,31 @@ TEST_CASE("safetensors: every malformed header is an error naming the file, the 
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})")).find("a dimension is not a whole number") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})")).find("appears twice") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"shape":[2],"data_offsets":[0,8]}})")).find("has no dtype string") != std::string::npos);
+}
+
+TEST_CASE("safetensors: every dtype of the format parses; F64 converts to float, integers do not") {
+  // Every dtype with its size, as the format defines them.
+  const std::vector<std::pair<const char*, std::size_t>> sizes{{"F32", 4}, {"BF16", 2}, {"F16", 2}, {"F64", 8}, {"F8_E4M3", 1},
+      {"F8_E5M2", 1}, {"I8", 1}, {"U8", 1}, {"BOOL", 1}, {"I16", 2}, {"U16", 2}, {"I32", 4}, {"U32", 4}, {"I64", 8}, {"U64", 8}};
+  for (const auto& [name, bytes] : sizes) {
+    CAPTURE(name);
+    const std::string h = std::string(R"({"t":{"dtype":")") + name + R"(","shape":[2],"data_offsets":[0,)" + std::to_string(2 * bytes) + "]}}";
+    const io::SafetensorsFile f = io::SafetensorsFile::parse(file_with(h, 2 * bytes), "x");
+    CHECK(std::string(io::dtype_name(f.entries[0].dtype)) == name);
+    CHECK(io::dtype_bytes(f.entries[0].dtype) == bytes);
+  }
+  // F64: 0.1 and -2^-30 become the nearest floats.
+  std::vector<unsigned char> b = file_with(R"({"t":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}})", 16);
+  const double d[2] = {0.1, -std::ldexp(1.0, -30)};
+  std::memcpy(b.data() + b.size() - 16, d, 16);
+  const io::SafetensorsFile f = io::SafetensorsFile::parse(b, "x");
+  float out[2];
+  f.to_float(f.entries[0], out);
+  CHECK(out[0] == 0.1f);
+  CHECK(out[1] == -std::ldexp(1.f, -30));
+  const io::SafetensorsFile ints = io::SafetensorsFile::parse(file_with(R"({"t":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})"), "x");
+  CHECK(io_test::error_of([&] { ints.to_float(ints.entries[0], out); }).find("tensor 't' has dtype I32, which does not convert to float") !=
+        std::string::npos);
 }
 
 TEST_CASE("a strict load refuses a file that does not fit and changes nothing; a non-strict one loads what fits") {

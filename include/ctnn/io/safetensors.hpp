@@ -12,7 +12,9 @@
 // Tensors are the network's parameters and buffers (batch-norm running statistics) with PyTorch's
 // shapes. A NameMap translates ctnn's names ("3.0.0.main.0.weight") to the file's
 // ("layer1.0.conv1.weight"); name_maps.hpp builds them for the common ResNets, and a user writes one
-// as a table. F32, BF16 and F16 tensors load, converted to float. Loading validates the whole file
+// as a table. F32, BF16, F16 and F64 tensors load, converted to float; a file may hold tensors of
+// the format's other dtypes beside them (PyTorch's I64 num_batches_tracked, which a save through a
+// map writes too). Loading validates the whole file
 // first (the header length, the JSON, every entry's dtype, shape and offsets inside the data,
 // entries that overlap or leave bytes unused) with errors naming the file, the byte offset and the
 // tensor. A strict load (the default) changes nothing unless every tensor of the network is in the
@@ -39,17 +41,33 @@
 
 namespace ctnn::io {
 
-enum class Dtype { f32, bf16, f16 };
+// Every dtype of the format, so that any valid file parses; F32, BF16, F16 and F64 load into the
+// network (converted to float), the others (integers, booleans, 8-bit floats: e.g. PyTorch's I64
+// num_batches_tracked) may sit in a file beside them. A save writes F32, BF16 or F16.
+enum class Dtype { f32, bf16, f16, f64, f8_e4m3, f8_e5m2, i8, u8, boolean, i16, u16, i32, u32, i64, u64 };
 
-inline const char* dtype_name(Dtype d) {
-  switch (d) {
-    case Dtype::bf16: return "BF16";
-    case Dtype::f16: return "F16";
-    case Dtype::f32: break;
-  }
-  return "F32";
+namespace detail {
+struct DtypeInfo {
+  Dtype dtype;
+  const char* name;
+  std::size_t bytes;
+};
+inline constexpr DtypeInfo dtypes[] = {
+    {Dtype::f32, "F32", 4},         {Dtype::bf16, "BF16", 2}, {Dtype::f16, "F16", 2}, {Dtype::f64, "F64", 8},
+    {Dtype::f8_e4m3, "F8_E4M3", 1}, {Dtype::f8_e5m2, "F8_E5M2", 1}, {Dtype::i8, "I8", 1}, {Dtype::u8, "U8", 1},
+    {Dtype::boolean, "BOOL", 1},    {Dtype::i16, "I16", 2},   {Dtype::u16, "U16", 2}, {Dtype::i32, "I32", 4},
+    {Dtype::u32, "U32", 4},         {Dtype::i64, "I64", 8},   {Dtype::u64, "U64", 8}};
+inline const DtypeInfo& info(Dtype d) {
+  for (const auto& i : dtypes)
+    if (i.dtype == d) return i;
+  return dtypes[0];
 }
-inline std::size_t dtype_bytes(Dtype d) { return d == Dtype::f32 ? 4 : 2; }
+}  // namespace detail
+
+inline const char* dtype_name(Dtype d) { return detail::info(d).name; }
+inline std::size_t dtype_bytes(Dtype d) { return detail::info(d).bytes; }
+// Whether tensors of this dtype load into the network's (float) tensors.
+inline bool loads_as_float(Dtype d) { return d == Dtype::f32 || d == Dtype::bf16 || d == Dtype::f16 || d == Dtype::f64; }
 
 namespace detail {
 
@@ -171,10 +189,11 @@ struct SafetensorsFile {
         ctnn::detail::fail(what, " has no data_offsets [begin, end]");
       SafetensorsEntry e;
       e.name = name;
-      if (dt->text == "F32") e.dtype = Dtype::f32;
-      else if (dt->text == "BF16") e.dtype = Dtype::bf16;
-      else if (dt->text == "F16") e.dtype = Dtype::f16;
-      else ctnn::detail::fail(what, " has dtype ", printable(dt->text), "; ctnn reads F32, BF16 and F16");
+      const auto known = std::find_if(std::begin(detail::dtypes), std::end(detail::dtypes),
+                                      [&](const detail::DtypeInfo& i) { return dt->text == i.name; });
+      if (known == std::end(detail::dtypes))
+        ctnn::detail::fail(what, " has dtype ", printable(dt->text), ", which is not a safetensors dtype (F32, BF16, F16, F64, I64, ...)");
+      e.dtype = known->dtype;
       for (const auto& d : shape->items) e.shape.push_back(count(d, what, "a dimension"));
       const std::size_t begin = count(offsets->items[0], what, "data_offsets[0]");
       const std::size_t end = count(offsets->items[1], what, "data_offsets[1]");
@@ -210,8 +229,11 @@ struct SafetensorsFile {
     return nullptr;
   }
 
-  // The values of `e` as float (little-endian in the file).
+  // The values of `e` as float (little-endian in the file); e.dtype must load as float.
   void to_float(const SafetensorsEntry& e, float* out) const {
+    if (!loads_as_float(e.dtype))
+      ctnn::detail::fail("ctnn::io: safetensors '", path, "': tensor '", printable(e.name), "' has dtype ", dtype_name(e.dtype),
+                         ", which does not convert to float");
     const unsigned char* p = bytes.data() + e.begin;
     const std::size_t n = e.values();
     for (std::size_t i = 0; i < n; ++i) {
@@ -219,6 +241,10 @@ struct SafetensorsFile {
         std::uint32_t v = 0;
         for (int k = 3; k >= 0; --k) v = (v << 8) | p[i * 4 + std::size_t(k)];
         out[i] = std::bit_cast<float>(v);
+      } else if (e.dtype == Dtype::f64) {
+        std::uint64_t v = 0;
+        for (int k = 7; k >= 0; --k) v = (v << 8) | p[i * 8 + std::size_t(k)];
+        out[i] = static_cast<float>(std::bit_cast<double>(v));
       } else {
         const std::uint16_t v = static_cast<std::uint16_t>(p[i * 2] | (p[i * 2 + 1] << 8));
         out[i] = e.dtype == Dtype::bf16 ? detail::bf16_to_float(v) : detail::f16_to_float(v);
@@ -239,8 +265,12 @@ private:
 struct SafetensorsOptions {
   const NameMap* map = nullptr;   // ctnn names -> the file's; nullptr: ctnn's own names
   bool strict = true;             // every network tensor present with its shape, nothing else in the file
-  Dtype dtype = Dtype::f32;       // what save writes
+  Dtype dtype = Dtype::f32;       // what save writes: F32, BF16 or F16
   std::vector<std::string> ignore = {"num_batches_tracked"};  // file tensors whose names end so are skipped
+  // A save through a map also writes, for every batch norm, PyTorch's <module>.num_batches_tracked
+  // (I64, shape [], 0: ctnn does not count batches, and PyTorch reads the count only with
+  // momentum=None), so that PyTorch's strict load_state_dict accepts the file.
+  bool num_batches_tracked = true;
 };
 
 // What a load did; with strict = true a load that returns loaded everything.
@@ -271,26 +301,37 @@ inline bool ignored(const std::string& name, const std::vector<std::string>& suf
 template <CheckpointNetwork Net>
 void save_safetensors(const std::string& path, const Net& net, const SafetensorsOptions& o = {}) {
   using D = typename Net::device;
+  if (o.dtype != Dtype::f32 && o.dtype != Dtype::bf16 && o.dtype != Dtype::f16)
+    ctnn::detail::fail("ctnn::io::save_safetensors: writes F32, BF16 or F16, not ", dtype_name(o.dtype), " ('", path, "')");
   struct Item {
     std::string name;
-    const float* value;
+    const float* value;  // nullptr: a num_batches_tracked counter (I64 0)
     std::size_t size;
     std::vector<std::size_t> shape;
   };
   std::vector<Item> items;
   for (const auto& p : net.parameters()) items.push_back({o.map ? o.map->file_name(p.name) : p.name, p.value, p.size, shape_of(p)});
   for (const auto& b : net.buffers()) items.push_back({o.map ? o.map->file_name(b.name) : b.name, b.value, b.size, shape_of(b)});
+  if (o.map && o.num_batches_tracked) {
+    const std::string mean = "running_mean";
+    for (const auto& b : net.buffers()) {
+      const std::string f = o.map->file_name(b.name);
+      if (f.size() >= mean.size() && f.compare(f.size() - mean.size(), mean.size(), mean) == 0)
+        items.push_back({f.substr(0, f.size() - mean.size()) + "num_batches_tracked", nullptr, 1, {}});
+    }
+  }
   std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"ctnn\",\"architecture\":";
   header += json::quote(Net::architecture());
   header += '}';
   std::size_t offset = 0;
   for (const auto& it : items) {
-    const std::size_t bytes = it.size * dtype_bytes(o.dtype);
+    const Dtype dtype = it.value ? o.dtype : Dtype::i64;
+    const std::size_t bytes = it.size * dtype_bytes(dtype);
     // Appended piece by piece (g++ 12 warns falsely about chained string operator+).
     header += ',';
     header += json::quote(it.name);
     header += ":{\"dtype\":\"";
-    header += dtype_name(o.dtype);
+    header += dtype_name(dtype);
     header += "\",\"shape\":[";
     for (std::size_t i = 0; i < it.shape.size(); ++i) {
       if (i) header += ',';
@@ -313,6 +354,11 @@ void save_safetensors(const std::string& path, const Net& net, const Safetensors
   std::vector<float> host;
   std::vector<unsigned char> out;
   for (const auto& it : items) {
+    if (!it.value) {
+      const unsigned char zero[8] = {};
+      file.write(zero, 8);
+      continue;
+    }
     host.resize(it.size);
     D::download(host.data(), it.value, it.size * sizeof(float));
     out.resize(it.size * dtype_bytes(o.dtype));
@@ -358,6 +404,10 @@ LoadReport load_safetensors(const std::string& path, Net& net, const Safetensors
     if (e->shape != t.shape) {
       report.mismatched.push_back(t.name + ": " + detail::shape_text(e->shape) + " in the file, " + detail::shape_text(t.shape) +
                                   " in the network");
+      continue;
+    }
+    if (!loads_as_float(e->dtype)) {
+      report.mismatched.push_back(t.name + ": dtype " + dtype_name(e->dtype) + " in the file, which does not convert to float");
       continue;
     }
     plan.emplace_back(&t, e);
