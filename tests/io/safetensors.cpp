@@ -122,6 +122,9 @@ TEST_CASE("safetensors: every malformed header is an error naming the file, the 
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})")).find("a dimension is not a whole number") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})")).find("appears twice") != std::string::npos);
   CHECK(error_of_file(file_with(R"({"t":{"shape":[2],"data_offsets":[0,8]}})")).find("has no dtype string") != std::string::npos);
+  // 2^32 x 2^32 F32 values would wrap to 0 bytes and pass the size check.
+  CHECK(error_of_file(file_with(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0))
+            .find("has a shape whose size overflows 64 bits (at dimension 1 = 4294967296)") != std::string::npos);
 }
 
 TEST_CASE("safetensors: every dtype of the format parses; F64 converts to float, integers do not") {

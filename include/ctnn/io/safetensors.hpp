@@ -194,7 +194,14 @@ struct SafetensorsFile {
       if (known == std::end(detail::dtypes))
         ctnn::detail::fail(what, " has dtype ", printable(dt->text), ", which is not a safetensors dtype (F32, BF16, F16, F64, I64, ...)");
       e.dtype = known->dtype;
-      for (const auto& d : shape->items) e.shape.push_back(count(d, what, "a dimension"));
+      std::size_t elements = 1, bytes_needed = 0;  // a shape whose size overflows could pass the size check below
+      for (const auto& d : shape->items) {
+        e.shape.push_back(count(d, what, "a dimension"));
+        if (__builtin_mul_overflow(elements, e.shape.back(), &elements) ||
+            __builtin_mul_overflow(elements, dtype_bytes(e.dtype), &bytes_needed))
+          ctnn::detail::fail(what, " has a shape whose size overflows 64 bits (at dimension ", e.shape.size() - 1, " = ",
+                             e.shape.back(), ")");
+      }
       const std::size_t begin = count(offsets->items[0], what, "data_offsets[0]");
       const std::size_t end = count(offsets->items[1], what, "data_offsets[1]");
       if (begin > end || end > size - data)
