@@ -1,6 +1,8 @@
 #pragma once
 // Network<Spec, InShape, Device>: an instantiated network. Every parameter, gradient, activation
 // and workspace is allocated here, once, for max_batch samples; a training step allocates nothing.
+// After the layers are built, the memory plan (core/memory_plan.hpp) lets the activation gradients
+// share a few buffers and every kernel share one workspace; memory() reports the bytes by role.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,7 @@
 
 #include "core/device.hpp"
 #include "core/error.hpp"
+#include "core/memory_plan.hpp"
 #include "core/parameter.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
@@ -47,6 +50,8 @@ public:
     params_ = std::move(c.parameters());
     buffers_ = std::move(c.buffers());
     for (const auto& p : params_) parameter_count_ += p.size;
+    if constexpr (runnable) detail::plan_layer(root_, plan_, MemoryPlan<Device>::external);
+    plan_.finish();
   }
 
   Network(const Network&) = delete;
@@ -89,6 +94,16 @@ public:
   std::span<Buffer> buffers() { return buffers_; }
   std::span<const Buffer> buffers() const { return buffers_; }
   std::size_t parameter_count() const { return parameter_count_; }
+
+  // The bytes this network holds, by role (all of them for networks of ctnn's layers; a layer
+  // without a plan member is not counted). ctnn::memory(net, optimizer) adds the optimizer's state.
+  MemoryReport memory() const {
+    MemoryReport r = plan_.report();
+    for (const auto& p : params_) r.parameters += p.size * sizeof(float);
+    r.gradients = r.parameters;
+    for (const auto& b : buffers_) r.buffers += b.size * sizeof(float);
+    return r;
+  }
   std::size_t max_batch() const { return max_batch_; }
 
   void zero_grad() {
@@ -126,11 +141,21 @@ private:
 
   std::size_t max_batch_;
   Rng init_rng_;
+  MemoryPlan<Device> plan_;  // owns the shared buffers the layers are bound to: declared before them
   root_type root_;
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
   std::size_t parameter_count_ = 0;
   std::size_t forward_batch_ = 0;  // batch of the last successful forward(), 0 before the first
 };
+
+// net.memory() with the optimizer's state (which the optimizer allocates now if it has not yet).
+template <class Net, class Optimizer>
+  requires requires(Net& n, Optimizer& o) { n.memory(); o.state(n.parameters()); }
+MemoryReport memory(Net& net, Optimizer& optimizer) {
+  MemoryReport r = net.memory();
+  for (const auto& b : optimizer.state(net.parameters())) r.optimizer_state += b.size * sizeof(float);
+  return r;
+}
 
 }  // namespace ctnn

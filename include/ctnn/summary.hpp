@@ -237,4 +237,22 @@ std::ostream& summary(std::ostream& os) {
   return os << summary<Spec, InShape>();
 }
 
+// The table of a built network, followed by the bytes it holds by role (Network::memory(): the
+// memory plan at its max_batch).
+template <class Net>
+  requires requires(const Net& n) {
+    typename Net::spec;
+    typename Net::input_shape;
+    n.memory();
+    n.max_batch();
+  }
+std::string summary(const Net& net) {
+  std::string s = summary<typename Net::spec, typename Net::input_shape>();
+  s += "Memory at max_batch ";
+  s += std::to_string(net.max_batch());
+  s += ":\n";
+  s += net.memory().table();
+  return s;
+}
+
 }  // namespace ctnn

@@ -2,6 +2,9 @@
 // Tensor<Shape, Device, T>: a batch of samples of a static shape, stored contiguously (NCHW for
 // rank-3 shapes) on the heap or on a device. The capacity (maximum batch) is fixed at construction;
 // the current batch can be any value up to it, so nothing is allocated after construction.
+// A tensor built with `deferred` has a capacity but no storage yet: a network's memory plan binds it
+// to a buffer it shares with others (bind()); one that nothing binds allocates its own at its first
+// set_batch().
 
 #include <cstddef>
 #include <span>
@@ -12,6 +15,11 @@
 #include "shape.hpp"
 
 namespace ctnn {
+
+struct deferred_t {
+  explicit deferred_t() = default;
+};
+inline constexpr deferred_t deferred{};
 
 template <ShapeType S, DeviceMemory D = Cpu, class T = float>
 class Tensor {
@@ -28,6 +36,8 @@ public:
     data_ = static_cast<T*>(D::allocate(capacity * S::size * sizeof(T), "tensor"));
     set_batch(batch);
   }
+  // Storage for `capacity` samples, allocated later (see above).
+  Tensor(std::size_t capacity, deferred_t) : capacity_(capacity), batch_(capacity), owned_(false) {}
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
   Tensor(Tensor&& o) noexcept { swap(o); }
@@ -36,13 +46,27 @@ public:
     swap(tmp);
     return *this;
   }
-  ~Tensor() { D::deallocate(data_); }
+  ~Tensor() {
+    if (owned_) D::deallocate(data_);
+  }
 
   void swap(Tensor& o) noexcept {
     std::swap(data_, o.data_);
     std::swap(capacity_, o.capacity_);
     std::swap(batch_, o.batch_);
+    std::swap(owned_, o.owned_);
   }
+
+  // Makes `storage` (capacity() samples, owned by the caller, e.g. a memory plan) this tensor's
+  // storage, releasing its own.
+  void bind(T* storage) noexcept {
+    if (owned_) D::deallocate(data_);
+    data_ = storage;
+    owned_ = false;
+  }
+  // Whether the storage is this tensor's own (false when bound, or deferred and not yet allocated).
+  bool owns_storage() const noexcept { return owned_ && data_; }
+  std::size_t capacity_bytes() const noexcept { return capacity_ * S::size * sizeof(T); }
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t batch() const noexcept { return batch_; }
@@ -54,6 +78,10 @@ public:
     if (n > capacity_)
       detail::fail("ctnn::Tensor<", S::str(), ">: batch ", n, " exceeds the capacity ", capacity_,
                    " it was allocated for");
+    if (!data_ && capacity_) {  // deferred and never bound: allocate now
+      data_ = static_cast<T*>(D::allocate(capacity_bytes(), "tensor"));
+      owned_ = true;
+    }
     batch_ = n;
   }
 
@@ -105,6 +133,7 @@ private:
   T* data_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t batch_ = 0;
+  bool owned_ = true;
 };
 
 template <class T>

@@ -42,7 +42,7 @@ struct Pointwise {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<X, D>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch) {}
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch, deferred) {}
 
     const output_type& forward(const input_type& x, Mode) {
       x_ = &x;
@@ -61,6 +61,11 @@ struct Pointwise {
           expr::assign(dx_, F::backward(*x_, dy));
       }
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      return p.gradient(dx_);
     }
 
   private:

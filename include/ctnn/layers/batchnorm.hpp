@@ -38,7 +38,7 @@ struct BatchNorm {
     static constexpr std::size_t spatial = X::size / C;
 
     layer(std::size_t max_batch, Rng&)
-        : gamma_(1), beta_(1), dgamma_(1), dbeta_(1), mean_(1), var_(1), y_(max_batch), dx_(max_batch),
+        : gamma_(1), beta_(1), dgamma_(1), dbeta_(1), mean_(1), var_(1), y_(max_batch), dx_(max_batch, deferred),
           kernel_(C, spatial, max_batch) {
       init::constant(gamma_, 1.f);
       init::constant(beta_, 0.f);
@@ -70,6 +70,12 @@ struct BatchNorm {
       kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
                        dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ == Mode::eval);
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      detail::plan_kernel(kernel_, p);
+      return p.gradient(dx_);
     }
 
     void collect(Collector& c) {

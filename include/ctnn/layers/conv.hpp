@@ -90,7 +90,7 @@ struct Conv {
 
     layer(std::size_t max_batch, Rng& rng)
         : w_(1), dw_(1), b_(has_bias ? 1 : 0), db_(has_bias ? 1 : 0), sums_(has_bias ? 1 : 0), y_(max_batch),
-          dx_(max_batch), kernel_(window<X>::geometry(Out, group_count), max_batch) {
+          dx_(max_batch, deferred), kernel_(window<X>::geometry(Out, group_count), max_batch) {
       init::kaiming_normal_fan_out(w_, Out * Kernel * Kernel, rng);
       dw_.zero();
       if constexpr (has_bias) {
@@ -116,6 +116,13 @@ struct Conv {
         expr::assign(db_, db_ + expr::as<float>(sums_));
       }
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      p.state(sums_);
+      detail::plan_kernel(kernel_, p);
+      return p.gradient(dx_);
     }
 
     void collect(Collector& c) {

@@ -37,7 +37,7 @@ struct Dropout {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<X, D>;
 
-    layer(std::size_t max_batch, Rng& rng) : y_(max_batch), dx_(max_batch), stream_(rng.next_u64()) {}
+    layer(std::size_t max_batch, Rng& rng) : y_(max_batch), dx_(max_batch, deferred), stream_(rng.next_u64()) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
       x_ = &x;
@@ -51,10 +51,18 @@ struct Dropout {
 
     const input_type& backward(const output_type& dy, bool need_dx = true) {
       detail::check_backward("Dropout", x_, dy);
-      if (!dropping_) return dy;
       dx_.set_batch(dy.batch());
-      if (need_dx) expr::assign(dx_, dy * mask());
+      if (!need_dx) return dx_;
+      if (dropping_)
+        expr::assign(dx_, dy * mask());
+      else  // a copy, so that the result is always dx_ (where the memory plan expects it)
+        D::copy(dx_.data(), dy.data(), dy.bytes());
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      return p.gradient(dx_);
     }
 
     // Training forward passes so far (each one draws a new mask).

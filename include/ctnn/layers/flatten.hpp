@@ -22,7 +22,7 @@ struct Flatten {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<Shape<X::size>, D>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch) {}
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch, deferred) {}
 
     const output_type& forward(const input_type& x, Mode) {
       y_.set_batch(x.batch());
@@ -32,8 +32,16 @@ struct Flatten {
 
     const input_type& backward(const output_type& dy, bool need_dx = true) {
       dx_.set_batch(dy.batch());
-      if (need_dx) D::copy(dx_.data(), dy.data(), dy.bytes());
+      if (need_dx && dx_.data() != dy.data()) D::copy(dx_.data(), dy.data(), dy.bytes());
       return dx_;
+    }
+
+    // The gradient keeps its layout, so dx_ shares dy's slot (the copy above is then skipped).
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
+      p.activation(y_);
+      if (dy == MemoryPlan<D>::external) return p.gradient(dx_);
+      p.bind(dx_, dy);
+      return dy;
     }
 
   private:

@@ -8,6 +8,13 @@
 //       const Tensor<Out, D>& forward(const Tensor<In, D>& x, Mode mode);
 //       const Tensor<In, D>&  backward(const Tensor<Out, D>& dy, bool need_dx);
 //       void collect(Collector&);            (optional: parameters and buffers)
+//       MemorySlot plan(MemoryPlan<D>&, MemorySlot dy);
+//                                            (optional, core/memory_plan.hpp) run once, in backward
+//                                            order, after the network is built: binds the buffer
+//                                            backward returns (built `deferred`) to a slot acquired
+//                                            while dy is live, counts the layer's own buffers, and
+//                                            returns the slot of its result (dy itself for a layer
+//                                            that passes the gradient through)
 //   L::template checks<In>                   (optional) wiring::checks<...>: its wiring checks, in
 //                                            the order they are reported (core/wiring.hpp)
 //   L::template failure<In>                  (optional, composite specs) the first failure among
@@ -36,6 +43,7 @@
 
 #include "../backend/contract.hpp"
 #include "../core/device.hpp"
+#include "../core/memory_plan.hpp"
 #include "../core/parameter.hpp"
 #include "../core/random.hpp"
 #include "../core/shape.hpp"

@@ -35,7 +35,7 @@ struct Linear {
     using output_type = Tensor<Shape<Out>, D>;
 
     layer(std::size_t max_batch, Rng& rng)
-        : w_(1), dw_(1), b_(1), db_(1), y_(max_batch), dx_(max_batch), kernel_(In, Out, max_batch) {
+        : w_(1), dw_(1), b_(1), db_(1), y_(max_batch), dx_(max_batch, deferred), kernel_(In, Out, max_batch) {
       init::uniform_fan_in(w_, In, rng);
       init::uniform_fan_in(b_, In, rng);
       dw_.zero();
@@ -55,6 +55,12 @@ struct Linear {
       kernel_.backward(x_->data(), w_.data(), dy.data(), need_dx ? dx_.data() : nullptr, dw_.data(), db_.data(),
                        dy.batch());
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      detail::plan_kernel(kernel_, p);
+      return p.gradient(dx_);
     }
 
     void collect(Collector& c) {

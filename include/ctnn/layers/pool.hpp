@@ -34,7 +34,8 @@ struct PoolSpec {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(window<X>::geometry(window<X>::C), Kind, max_batch) {}
+    layer(std::size_t max_batch, Rng&)
+        : y_(max_batch), dx_(max_batch, deferred), kernel_(window<X>::geometry(window<X>::C), Kind, max_batch) {}
 
     const output_type& forward(const input_type& x, Mode) {
       x_ = &x;
@@ -48,6 +49,12 @@ struct PoolSpec {
       dx_.set_batch(dy.batch());
       if (need_dx) kernel_.backward(dy.data(), dx_.data(), dy.batch());
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      detail::plan_kernel(kernel_, p);
+      return p.gradient(dx_);
     }
 
   private:
@@ -87,7 +94,7 @@ struct GlobalAvgPool {
     using output_type = Tensor<output<X>, D>;
     static constexpr std::size_t C = X::template dim<0>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch), kernel_(C, X::size / C, max_batch) {}
+    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch, deferred), kernel_(C, X::size / C, max_batch) {}
 
     const output_type& forward(const input_type& x, Mode) {
       x_ = &x;
@@ -101,6 +108,12 @@ struct GlobalAvgPool {
       dx_.set_batch(dy.batch());
       if (need_dx) kernel_.backward(dy.data(), dx_.data(), dy.batch());
       return dx_;
+    }
+
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+      p.activation(y_);
+      detail::plan_kernel(kernel_, p);
+      return p.gradient(dx_);
     }
 
   private:

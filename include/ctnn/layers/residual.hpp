@@ -79,8 +79,8 @@ struct Residual {
                                      detail::runnable_v<Shortcut, shortcut_input<X>, D>;
 
     layer(std::size_t max_batch, Rng& rng)
-        : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch), dz_(relu ? max_batch : 0),
-          dx_(max_batch) {}
+        : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch), dz_(relu ? max_batch : 0, deferred),
+          dx_(max_batch, deferred) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
       if constexpr (runnable)
@@ -102,6 +102,28 @@ struct Residual {
       }
       Collector::Scope scope(c, "shortcut");
       collect_state(shortcut_, c);
+    }
+
+    // dz (after the ReLU's mask) is live while both branches run; the sum goes in place into the
+    // main branch's result when that is a slot of its own.
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
+      if constexpr (runnable) {
+        using Plan = MemoryPlan<D>;
+        p.activation(y_);
+        const MemorySlot dz = relu ? p.gradient(dz_) : dy;
+        const MemorySlot da = detail::plan_layer(main_, p, dz);
+        const MemorySlot db = detail::plan_layer(shortcut_, p, dz);
+        MemorySlot dx = da;
+        if (da != Plan::external && da != dz && da != db)
+          p.bind(dx_, da);
+        else
+          dx = p.gradient(dx_);
+        if (db != dz && db != da) p.release(db);
+        if (dz != dy) p.release(dz);
+        return dx;
+      } else {
+        std::abort();
+      }
     }
 
     auto& main() { return main_; }

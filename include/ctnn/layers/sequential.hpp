@@ -130,6 +130,14 @@ struct Seq {
       }(std::index_sequence_for<Layers...>{});
     }
 
+    // Backward order: each layer's gradient is released once the layer before it has read it.
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
+      if constexpr (runnable)
+        return plan_from<length - 1>(p, dy, dy);
+      else
+        std::abort();
+    }
+
     template <std::size_t I>
     auto& get() { return std::get<I>(layers_); }
 
@@ -158,6 +166,16 @@ struct Seq {
       const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
       if constexpr (I > 0)
         return backward_from<I - 1>(dx, need_dx);
+      else
+        return dx;
+    }
+
+    template <std::size_t I>
+    MemorySlot plan_from(MemoryPlan<D>& p, MemorySlot dy, MemorySlot outer) {
+      const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy);
+      if (dy != outer && dy != dx) p.release(dy);
+      if constexpr (I > 0)
+        return plan_from<I - 1>(p, dx, outer);
       else
         return dx;
     }

@@ -92,6 +92,12 @@ public:
     detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
   }
 
+  // Statistics saved from forward for backward, and per-channel coefficients.
+  template <class Plan>
+  void plan(Plan& p) const {
+    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + k1_.bytes() + k2_.bytes() + k3_.bytes());
+  }
+
 private:
   void apply(const float* x, float* y, std::size_t batch) {
     using namespace expr;

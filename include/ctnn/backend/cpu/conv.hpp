@@ -130,10 +130,19 @@ public:
       return;  // no im2col workspaces
     }
     const std::size_t cols = group_ * g.out_plane(), w = static_cast<std::size_t>(workers_);
-    col_.reserve(g.patch() * cols * w);
-    dcol_.reserve(g.patch() * cols * w);
-    out_.reserve(group_ > 1 ? g.group_out_c() * cols * w : 1);
-    dw_.reserve(g.weight_size() * w);
+    col_ = ws_.add<float>(g.patch() * cols * w);
+    dcol_ = ws_.add<float>(g.patch() * cols * w);
+    out_ = ws_.add<float>(group_ > 1 ? g.group_out_c() * cols * w : 1);
+    dw_ = ws_.add<float>(g.weight_size() * w);
+  }
+
+  // Every buffer is scratch for one call: the network's plan shares it with the other layers.
+  template <class Plan>
+  void plan(Plan& p) {
+    if (winograd_)
+      winograd_->plan(p);
+    else
+      p.workspace(ws_);
   }
 
   // Whether a Conv2d of geometry g built with `algorithm` runs Winograd. Automatic leaves layers
@@ -159,6 +168,7 @@ public:
       winograd_->forward(x, w, y, batch);
       return;
     }
+    ws_.ready();
     const std::size_t G = group_size(batch), P = g_.out_plane(), co = sub_.out_c, K = sub_.patch();
     for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
       const std::size_t ld = count * P;
@@ -169,7 +179,7 @@ public:
           gemm(Trans::no, Trans::no, co, P, K, 1.f, wq, K, col, ld, 0.f, y + n0 * g_.out_size() + q * co * P, P);
           continue;
         }
-        float* out = out_.data() + static_cast<std::size_t>(t) * co * group_ * P;
+        float* out = ws_[out_] + static_cast<std::size_t>(t) * co * group_ * P;
         gemm(Trans::no, Trans::no, co, ld, K, 1.f, wq, K, col, ld, 0.f, out, ld);
         for (std::size_t i = 0; i < count; ++i)
           for (std::size_t c = 0; c < co; ++c)
@@ -187,17 +197,18 @@ public:
       return;
     }
     if (!dx && !dw) return;
+    ws_.ready();
     const std::size_t wsize = g_.weight_size(), G = group_size(batch), P = g_.out_plane();
     const std::size_t co = sub_.out_c, ci = sub_.in_c, K = sub_.patch();
     const int used = ctnn::detail::team_size((batch + G - 1) / G, workers_);
-    if (dw) std::memset(dw_.data(), 0, wsize * static_cast<std::size_t>(used) * sizeof(float));
+    if (dw) std::memset(ws_[dw_], 0, wsize * static_cast<std::size_t>(used) * sizeof(float));
     for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
       const std::size_t ld = count * P;
       for (std::size_t q = 0; q < g_.groups; ++q) {
         // dy of the images and output channels of group q as one [co, count * P] matrix.
         const float* dyg = dy + n0 * g_.out_size() + q * co * P;
         if (count > 1) {
-          float* gathered = out_.data() + static_cast<std::size_t>(t) * co * group_ * P;
+          float* gathered = ws_[out_] + static_cast<std::size_t>(t) * co * group_ * P;
           for (std::size_t i = 0; i < count; ++i)
             for (std::size_t c = 0; c < co; ++c)
               std::memcpy(gathered + c * ld + i * P, dy + (n0 + i) * g_.out_size() + (q * co + c) * P, P * sizeof(float));
@@ -207,14 +218,14 @@ public:
         if (dw) {
           const float* col = columns(x, n0, count, t, q);
           gemm(Trans::no, Trans::yes, co, K, ld, 1.f, dyg, ld, col, ld, 1.f,
-               dw_.data() + static_cast<std::size_t>(t) * wsize + q * co * K, K);
+               ws_[dw_] + static_cast<std::size_t>(t) * wsize + q * co * K, K);
         }
         if (!dx) continue;
         if (direct_ && count == 1) {
           gemm(Trans::yes, Trans::no, K, P, co, 1.f, wq, K, dyg, ld, 0.f, dx + n0 * g_.in_size() + q * ci * P, P);
           continue;
         }
-        float* dcol = dcol_.data() + static_cast<std::size_t>(t) * K * group_ * P;
+        float* dcol = ws_[dcol_] + static_cast<std::size_t>(t) * K * group_ * P;
         gemm(Trans::yes, Trans::no, K, ld, co, 1.f, wq, K, dyg, ld, 0.f, dcol, ld);
         for (std::size_t i = 0; i < count; ++i) {
           float* dxq = dx + (n0 + i) * g_.in_size() + q * ci * g_.in_plane();
@@ -230,7 +241,7 @@ public:
     // Sum the per-thread accumulators into dw, split over threads by weight index.
     ctnn::detail::parallel_chunks(wsize, workers_, [&](int, std::size_t begin, std::size_t end) {
       for (int t = 0; t < used; ++t) {
-        const float* part = dw_.data() + static_cast<std::size_t>(t) * wsize;
+        const float* part = ws_[dw_] + static_cast<std::size_t>(t) * wsize;
         for (std::size_t i = begin; i < end; ++i) dw[i] += part[i];
       }
     });
@@ -262,7 +273,7 @@ private:
   const float* columns(const float* x, std::size_t n0, std::size_t count, int t, std::size_t q) {
     const std::size_t P = g_.out_plane(), ld = count * P, offset = q * sub_.in_c * g_.in_plane();
     if (direct_ && count == 1) return x + n0 * g_.in_size() + offset;
-    float* col = col_.data() + static_cast<std::size_t>(t) * sub_.patch() * group_ * P;
+    float* col = ws_[col_] + static_cast<std::size_t>(t) * sub_.patch() * group_ * P;
     for (std::size_t i = 0; i < count; ++i) {
       const float* xq = x + (n0 + i) * g_.in_size() + offset;
       if (direct_) {
@@ -279,7 +290,8 @@ private:
   bool direct_;
   int workers_;
   std::size_t group_;
-  ctnn::detail::Scratch<float> col_, dcol_, out_, dw_;
+  ctnn::detail::Workspace ws_;
+  ctnn::detail::Workspace::Part<float> col_, dcol_, out_, dw_;
   std::optional<Winograd3x3> winograd_;
 };
 

@@ -89,6 +89,10 @@ public:
     });
   }
 
+  // The argmax indices max pooling keeps from forward for backward.
+  template <class Plan>
+  void plan(Plan& p) const { p.state(argmax_.bytes()); }
+
 private:
   Geometry2d g_;
   PoolKind kind_;

@@ -145,15 +145,20 @@ public:
     vsize_ = 16 * std::max(kstride(fwd_.C * fwd_.columns()), kstride(bwd_.C * bwd_.columns()));
     msize_ = 16 * std::max(kstride(fwd_.O * fwd_.columns()), kstride(bwd_.O * bwd_.columns()));
     ssize_ = (std::max({fwd_.scratch(), bwd_.scratch(), 9 * winograd::filter_block}) + 15) / 16 * 16;  // whole cache lines
-    u_.reserve(16 * kstride(g.in_c * g.out_c));
-    v_.reserve(vsize_ * w);
-    m_.reserve(msize_ * w);
-    s_.reserve(ssize_ * w);
+    u_ = ws_.add<float>(16 * kstride(g.in_c * g.out_c));
+    v_ = ws_.add<float>(vsize_ * w);
+    m_ = ws_.add<float>(msize_ * w);
+    s_ = ws_.add<float>(ssize_ * w);
   }
+
+  // Every buffer (the filter transform included, recomputed by each call) is scratch for one call.
+  template <class Plan>
+  void plan(Plan& p) { p.workspace(ws_); }
 
   // y = conv(x, w); w is [out_c, in_c, 3, 3].
   void forward(const float* x, const float* w, float* y, std::size_t batch) {
     if (batch == 0) return;
+    ws_.ready();
     transform_filter(w);
     run(fwd_, x, y, batch, false);
   }
@@ -161,6 +166,7 @@ public:
   // dx = the gradient of sum(dy * conv(x, w)) with respect to x.
   void backward_data(const float* w, const float* dy, float* dx, std::size_t batch) {
     if (batch == 0) return;
+    ws_.ready();
     transform_filter(w);
     run(bwd_, dy, dx, batch, true);
   }
@@ -169,41 +175,45 @@ public:
   // by enable_backward_filter().
   void backward_filter(const float* x, const float* dy, float* dw, std::size_t batch) {
     if (batch == 0) return;
+    ws_.ready();
     const winograd::Pass& ps = fwd_;
     const Blocks b = blocks(ps, batch);
     const std::size_t pairs = ps.O * ps.C, ka = winograd::kstride(pairs), asize = 16 * ka;
     const int used = ctnn::detail::team_size(b.count, workers_);
-    std::memset(acc_.data(), 0, asize * static_cast<std::size_t>(used) * sizeof(float));
+    std::memset(ws_[acc_], 0, asize * static_cast<std::size_t>(used) * sizeof(float));
     ctnn::detail::parallel_for(b.count, workers_, [&](std::size_t i, int t) {
       const Block blk = b[i];
       const std::size_t per = (blk.r1 - blk.r0) * ps.tw, T = blk.images * per;
-      float* v = v_.data() + static_cast<std::size_t>(t) * vsize_;
-      float* z = m_.data() + static_cast<std::size_t>(t) * msize_;
-      float* s = s_.data() + static_cast<std::size_t>(t) * ssize_;
+      float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
+      float* z = ws_[m_] + static_cast<std::size_t>(t) * msize_;
+      float* s = ws_[s_] + static_cast<std::size_t>(t) * ssize_;
       const std::size_t kv = transform_inputs(ps, x, blk, v, s), kz = winograd::kstride(ps.O * T);
       for (std::size_t n = 0; n < blk.images; ++n)
         for (std::size_t o = 0; o < ps.O; ++o)
           k_->gradient(ps, dy + ((blk.n0 + n) * ps.O + o) * ps.Ho * ps.Wo, blk.r0, blk.r1, z + o * T + n * per, kz, s);
-      float* acc = acc_.data() + static_cast<std::size_t>(t) * asize;
+      float* acc = ws_[acc_] + static_cast<std::size_t>(t) * asize;
       for (std::size_t k = 0; k < 16; ++k)
         gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 1.f, acc + k * ka, ps.C);
     });
     // Sum the per-thread accumulators (into the first) and transform back, split over (o, c) pairs.
     ctnn::detail::parallel_chunks(pairs, workers_, [&](int t, std::size_t begin, std::size_t end) {
-      float* acc = acc_.data();
+      float* acc = ws_[acc_];
       for (int p = 1; p < used; ++p) {
-        const float* part = acc_.data() + static_cast<std::size_t>(p) * asize;
+        const float* part = ws_[acc_] + static_cast<std::size_t>(p) * asize;
         for (std::size_t k = 0; k < 16; ++k)
 #pragma omp simd
           for (std::size_t i = begin; i < end; ++i) acc[k * ka + i] += part[k * ka + i];
       }
       k_->filter_gradient(acc + begin, ka, end - begin, dw + begin * 9,
-                                          s_.data() + static_cast<std::size_t>(t) * ssize_);
+                                          ws_[s_] + static_cast<std::size_t>(t) * ssize_);
     });
   }
 
   // Reserves the per-thread accumulators backward_filter() needs (16 floats per weight pair).
-  void enable_backward_filter() { acc_.reserve(16 * winograd::kstride(g_.in_c * g_.out_c) * static_cast<std::size_t>(workers_)); }
+  // Call before the first use (the workspace is laid out then).
+  void enable_backward_filter() {
+    if (acc_.count == 0) acc_ = ws_.add<float>(16 * winograd::kstride(g_.in_c * g_.out_c) * static_cast<std::size_t>(workers_));
+  }
 
   const Geometry2d& geometry() const { return g_; }
   // Images per block (1 when a plane is split into blocks of tile rows) and tile rows per block.
@@ -242,7 +252,7 @@ private:
   void transform_filter(const float* w) {
     const std::size_t pairs = g_.in_c * g_.out_c, ks = winograd::kstride(pairs);
     ctnn::detail::parallel_chunks(pairs, workers_, [&](int t, std::size_t begin, std::size_t end) {
-      k_->filter(w + begin * 9, end - begin, u_.data() + begin, ks, s_.data() + static_cast<std::size_t>(t) * ssize_);
+      k_->filter(w + begin * 9, end - begin, ws_[u_] + begin, ks, ws_[s_] + static_cast<std::size_t>(t) * ssize_);
     });
   }
 
@@ -264,12 +274,12 @@ private:
     ctnn::detail::parallel_for(b.count, workers_, [&](std::size_t i, int t) {
       const Block blk = b[i];
       const std::size_t per = (blk.r1 - blk.r0) * ps.tw, T = blk.images * per;
-      float* v = v_.data() + static_cast<std::size_t>(t) * vsize_;
-      float* m = m_.data() + static_cast<std::size_t>(t) * msize_;
-      float* s = s_.data() + static_cast<std::size_t>(t) * ssize_;
+      float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
+      float* m = ws_[m_] + static_cast<std::size_t>(t) * msize_;
+      float* s = ws_[s_] + static_cast<std::size_t>(t) * ssize_;
       const std::size_t kv = transform_inputs(ps, in, blk, v, s), km = winograd::kstride(ps.O * T);
       const std::size_t ku = winograd::kstride(ps.O * ps.C);
-      const float* u = u_.data();
+      const float* u = ws_[u_];
       for (std::size_t k = 0; k < 16; ++k) {
         if (backward)  // U of the forward pass is [C][O] here
           gemm(Trans::yes, Trans::no, ps.O, T, ps.C, 1.f, u + winograd::flip(k) * ku, ps.O, v + k * kv, T, 0.f, m + k * km, T);
@@ -289,7 +299,8 @@ private:
   Isa isa_;                         // the instruction set active at construction ...
   const winograd::Transforms* k_;   // ... and its transforms
   std::size_t vsize_ = 0, msize_ = 0, ssize_ = 0;
-  ctnn::detail::Scratch<float> u_, v_, m_, s_, acc_;
+  ctnn::detail::Workspace ws_;
+  ctnn::detail::Workspace::Part<float> u_, v_, m_, s_, acc_;
 };
 
 }  // namespace ctnn::backend::cpu

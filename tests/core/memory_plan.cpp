@@ -1,0 +1,142 @@
+// The memory plan: slots are reused only when dead, a planned network computes exactly what the
+// same layers compute with buffers of their own, and the report accounts for every byte held.
+
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <vector>
+
+#include <ctnn/ctnn.hpp>
+
+using namespace ctnn;
+
+namespace {
+
+template <class T>
+void fill_uniform(T& t, std::uint64_t seed) {
+  Rng rng(seed);
+  for (auto& v : t.span()) v = rng.uniform(-1.f, 1.f);
+}
+
+std::vector<float> gradients_of(std::span<const Parameter> params) {
+  std::vector<float> out;
+  for (const auto& p : params) out.insert(out.end(), p.grad, p.grad + p.size);
+  return out;
+}
+
+// Networks with every planned layer kind: chains, residual blocks with and without a projection,
+// pass-through layers (Identity, Flatten, Dropout in eval), pooling.
+using Mixed = Seq<Conv<3, 8, 3, 1, 1, with_bias>, BatchNorm<8>, ReLU, BasicBlock<8, 8>, BasicBlock<8, 16, stride2>,
+                  Residual<Seq<Conv<16, 16>, GELU>>, MaxPool<2>, Dropout<0.25>, AvgPool<1>, GlobalAvgPool, Flatten,
+                  Linear<16, 12>, Tanh, Dropout<0.5>, Linear<12, 5>>;
+using MixedIn = Shape<3, 12, 10>;
+
+}  // namespace
+
+TEST_CASE("MemoryPlan: a live slot is never handed out again; a released one is, and grows to fit") {
+  MemoryPlan<Cpu> p;
+  const auto a = p.acquire(100), b = p.acquire(100);
+  CHECK(a != b);
+  CHECK(p.live(a));
+  p.release(a);
+  CHECK_FALSE(p.live(a));
+  const auto c = p.acquire(1000);  // the free slot grows
+  CHECK(c == a);
+  p.release(b);
+  p.release(c);
+  CHECK(p.acquire(1000) == c);  // best fit: the slot that already holds 1000 bytes
+  CHECK(p.acquire(10) == b);
+  CHECK(p.slot_count() == 2);
+  const auto d = p.acquire(10);
+  CHECK(d == 2);
+  p.pin(d);
+  p.release(d);
+  CHECK(p.live(d));  // pinned slots stay live
+  p.finish();
+  CHECK(p.report().activation_gradients == 1024 + 128 + 64);  // slots rounded up to cache lines
+  CHECK_THROWS_WITH_AS(p.acquire(4), doctest::Contains("already laid out"), Error);
+}
+
+TEST_CASE("A planned network computes bit for bit what the same layers compute with buffers of their own") {
+  // The root layer on its own has no plan: every buffer is its own (allocated at first use).
+  auto check = [](auto type_tag, auto in_tag, std::size_t batch) {
+    using Spec = typename decltype(type_tag)::type;
+    using In = typename decltype(in_tag)::type;
+    Network<Spec, In> net(batch, 7);
+    Rng rng(7);
+    layer_t<Spec, In> alone(batch, rng);
+    Collector c;
+    collect_state(alone, c);
+    REQUIRE(c.parameters().size() == net.parameters().size());
+    Tensor<In> x(batch);
+    fill_uniform(x, 1);
+    Tensor<output_shape_t<Spec, In>> dy(batch);
+    fill_uniform(dy, 2);
+    for (Mode mode : {Mode::train, Mode::eval}) {
+      for (int step = 0; step < 2; ++step) {
+        net.zero_grad();
+        for (auto& p : c.parameters()) std::fill(p.grad, p.grad + p.size, 0.f);
+        const auto& y1 = net.forward(x, mode);
+        const auto& y2 = alone.forward(x, mode);
+        REQUIRE(std::equal(y1.span().begin(), y1.span().end(), y2.span().begin()));
+        const auto& dx1 = net.backward(dy, true);
+        const auto& dx2 = alone.backward(dy, true);
+        CHECK(std::equal(dx1.span().begin(), dx1.span().end(), dx2.span().begin()));
+        CHECK(gradients_of(net.parameters()) == gradients_of(c.parameters()));
+      }
+    }
+  };
+  check(std::type_identity<Mixed>{}, std::type_identity<MixedIn>{}, 4);
+  check(std::type_identity<ResNet18<10>>{}, std::type_identity<Shape<3, 16, 16>>{}, 2);
+  check(std::type_identity<ResNet50<10>>{}, std::type_identity<Shape<3, 8, 8>>{}, 2);
+}
+
+TEST_CASE("Network::memory accounts for every byte the network holds, and ctnn::memory adds the optimizer's") {
+  using Net = Network<ResNet18<10>, Shape<3, 16, 16>>;
+  Tensor<Shape<3, 16, 16>> x(4);
+  Tensor<Shape<10>> dy(4);
+  fill_uniform(x, 3);
+  fill_uniform(dy, 4);
+  auto step = [&](Net& net, SGD<>& opt) {
+    net.zero_grad();
+    net.forward(x, Mode::train);
+    net.backward(dy);
+    opt.step(net.parameters());
+  };
+  {
+    // Per-thread GEMM packing buffers are allocated at their first use and kept: warm them up.
+    Net warm(4, 1);
+    SGD<> opt(0.1f, 0.9f);
+    step(warm, opt);
+  }
+  const std::size_t before = host_memory_in_use();
+  {
+    Net net(4, 1);
+    SGD<> opt(0.1f, 0.9f);
+    step(net, opt);
+    step(net, opt);
+    const MemoryReport r = memory(net, opt);
+    CAPTURE(r.table());
+    CHECK(host_memory_in_use() - before == r.total());
+    CHECK(r.parameters == net.parameter_count() * sizeof(float));
+    CHECK(r.gradients == r.parameters);
+    CHECK(r.optimizer_state == r.parameters);  // one momentum buffer per parameter
+    // running mean and variance of 17 batch norms: the stem's, four per stage, one per projection
+    CHECK(r.buffers == 2 * sizeof(float) * (64 + 4 * 64 + 5 * 128 + 5 * 256 + 5 * 512));
+    // The largest activation gradient is one 64 x 16 x 16 map per sample; the plan needs a few.
+    const std::size_t largest = 4 * 64 * 16 * 16 * sizeof(float);
+    CHECK(r.activation_gradients >= 2 * largest);
+    CHECK(r.activation_gradients <= 6 * largest);
+    CHECK(r.workspace > 0);
+  }
+  CHECK(host_memory_in_use() == before);  // and gives it all back
+}
+
+TEST_CASE("summary(net) ends with the memory report") {
+  Network<Mixed, MixedIn> net(2);
+  const std::string s = summary(net);
+  CHECK(s.find("ctnn::summary: Seq<") == 0);
+  CHECK(s.find("activation gradients") != std::string::npos);
+  CHECK(s.find("total") != std::string::npos);
+  CHECK(s.find(std::to_string(net.memory().total()) + " bytes") != std::string::npos);
+}
