@@ -42,7 +42,7 @@ struct Pointwise {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<X, D>;
 
-    layer(std::size_t max_batch, Rng&) : y_(max_batch), dx_(max_batch, deferred) {}
+    layer(std::size_t max_batch, Rng&) : y_(max_batch, deferred), dx_(max_batch, deferred) {}
 
     const output_type& forward(const input_type& x, Mode) {
       x_ = &x;
@@ -63,8 +63,17 @@ struct Pointwise {
       return dx_;
     }
 
+    // An activation whose gradient needs only its output runs in place on an input that nothing
+    // else reads later (Seq asks when the layer before offers its output: ReLU after BatchNorm).
+    void compute_in_place(input_type& x)
+      requires(F::from_output)
+    {
+      y_.bind(x.data());
+      in_place_ = true;
+    }
+
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
-      p.activation(y_);
+      if (!in_place_) p.activation(y_);
       return p.gradient(dx_);
     }
 
@@ -72,6 +81,7 @@ struct Pointwise {
     output_type y_;
     input_type dx_;
     const input_type* x_ = nullptr;
+    bool in_place_ = false;
   };
 };
 

@@ -118,6 +118,9 @@ struct Conv {
       return dx_;
     }
 
+    // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
+    output_type& overwritable_output() { return y_; }
+
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
       p.activation(y_);
       p.state(sums_);

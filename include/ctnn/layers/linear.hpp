@@ -57,6 +57,9 @@ struct Linear {
       return dx_;
     }
 
+    // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
+    output_type& overwritable_output() { return y_; }
+
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
       p.activation(y_);
       detail::plan_kernel(kernel_, p);

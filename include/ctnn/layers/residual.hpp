@@ -79,7 +79,7 @@ struct Residual {
                                      detail::runnable_v<Shortcut, shortcut_input<X>, D>;
 
     layer(std::size_t max_batch, Rng& rng)
-        : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch), dz_(relu ? max_batch : 0, deferred),
+        : main_(max_batch, rng), shortcut_(max_batch, rng), y_(max_batch, deferred), dz_(relu ? max_batch : 0, deferred),
           dx_(max_batch, deferred) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
@@ -104,12 +104,17 @@ struct Residual {
       collect_state(shortcut_, c);
     }
 
-    // dz (after the ReLU's mask) is live while both branches run; the sum goes in place into the
-    // main branch's result when that is a slot of its own.
+    // Forward: the sum overwrites the main branch's output when that layer's backward does not read
+    // it (the BatchNorm that ends a ResNet block). Backward: dz (after the ReLU's mask) is live
+    // while both branches run; the sum goes in place into the main branch's result when that is a
+    // slot of its own.
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (runnable) {
         using Plan = MemoryPlan<D>;
-        p.activation(y_);
+        if constexpr (requires { main_.overwritable_output(); })
+          y_.bind(main_.overwritable_output().data());
+        else
+          p.activation(y_);
         const MemorySlot dz = relu ? p.gradient(dz_) : dy;
         const MemorySlot da = detail::plan_layer(main_, p, dz);
         const MemorySlot db = detail::plan_layer(shortcut_, p, dz);

@@ -44,6 +44,10 @@ struct chain<I, In, L, Rest...> {
   using failure = std::conditional_t<wired, typename next::failure, wiring::prepend_t<wiring::seq_position<I>, own>>;
 };
 
+// Whether a layer's output may be overwritten by the next layer (its backward does not read it).
+template <class L>
+concept offers_output = requires(L& layer) { layer.overwritable_output(); };
+
 template <class Specs, class Inputs>
 struct zip_children;
 template <class... Ls, class... Ins>
@@ -100,6 +104,7 @@ struct Seq {
       static constexpr bool runnable = (detail::runnable_v<Layers, std::tuple_element_t<I, inputs<X>>, D> && ...);
     };
     using tuple_type = typename instances<std::index_sequence_for<Layers...>>::type;
+    using last_type = std::tuple_element_t<sizeof...(Layers) - 1, tuple_type>;
     // Whether every layer is wired and real; otherwise an error has been reported and this never runs.
     static constexpr bool runnable =
         std::is_same_v<failure<X>, wiring::ok> && instances<std::index_sequence_for<Layers...>>::runnable;
@@ -130,12 +135,25 @@ struct Seq {
       }(std::index_sequence_for<Layers...>{});
     }
 
-    // Backward order: each layer's gradient is released once the layer before it has read it.
+    // Layers that can run in place do so on the output of the layer before them when that layer
+    // offers it (only the next layer reads a layer's output in a chain). Then, in backward order,
+    // each layer's gradient is released once the layer before it has read it.
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
-      if constexpr (runnable)
+      if constexpr (runnable) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+          (share_output<I + 1>(), ...);
+        }(std::make_index_sequence<length - 1>{});
         return plan_from<length - 1>(p, dy, dy);
-      else
+      } else {
         std::abort();
+      }
+    }
+
+    // A chain's output is its last layer's: overwritable when that layer's is.
+    auto& overwritable_output()
+      requires detail::offers_output<last_type>
+    {
+      return std::get<length - 1>(layers_).overwritable_output();
     }
 
     template <std::size_t I>
@@ -168,6 +186,14 @@ struct Seq {
         return backward_from<I - 1>(dx, need_dx);
       else
         return dx;
+    }
+
+    template <std::size_t I>
+    void share_output() {
+      auto& before = std::get<I - 1>(layers_);
+      auto& layer = std::get<I>(layers_);
+      if constexpr (requires { layer.compute_in_place(before.overwritable_output()); })
+        layer.compute_in_place(before.overwritable_output());
     }
 
     template <std::size_t I>
