@@ -112,6 +112,7 @@ TEST_CASE("Network::memory accounts for every byte the network holds, and ctnn::
   const std::size_t before = host_memory_in_use();
   {
     Net net(4, 1);
+    CHECK(host_memory_in_use() - before == net.memory().total());  // everything is allocated by the constructor
     SGD<> opt(0.1f, 0.9f);
     step(net, opt);
     step(net, opt);
@@ -139,4 +140,27 @@ TEST_CASE("summary(net) ends with the memory report") {
   CHECK(s.find("activation gradients") != std::string::npos);
   CHECK(s.find("total") != std::string::npos);
   CHECK(s.find(std::to_string(net.memory().total()) + " bytes") != std::string::npos);
+}
+
+TEST_CASE("Every layer kind reports what it allocates, at construction, and keeps it through a step") {
+  Tensor<MixedIn> x(3);
+  Tensor<Shape<5>> dy(3);
+  fill_uniform(x, 5);
+  fill_uniform(dy, 6);
+  {
+    Network<Mixed, MixedIn> warm(3, 2);  // per-thread GEMM buffers
+    warm.forward(x, Mode::train);
+    warm.backward(dy, true);
+  }
+  const std::size_t before = host_memory_in_use();
+  Network<Mixed, MixedIn> net(3, 2);
+  const MemoryReport r = net.memory();
+  CAPTURE(r.table());
+  CHECK(host_memory_in_use() - before == r.total());
+  net.forward(x, Mode::train);
+  net.backward(dy, true);
+  net.forward(x, Mode::eval);
+  net.backward(dy, true);
+  CHECK(host_memory_in_use() - before == r.total());
+  CHECK(r.layer_state > 0);  // batch-norm statistics, max-pooling indices, the conv bias sums
 }

@@ -73,7 +73,10 @@ struct Pointwise {
     }
 
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
-      if (!in_place_) p.activation(y_);
+      if (!in_place_) {
+        y_.set_batch(y_.capacity());  // allocates it now, with the rest of the network
+        p.activation(y_);
+      }
       return p.gradient(dx_);
     }
 

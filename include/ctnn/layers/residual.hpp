@@ -111,10 +111,12 @@ struct Residual {
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (runnable) {
         using Plan = MemoryPlan<D>;
-        if constexpr (requires { main_.overwritable_output(); })
+        if constexpr (requires { main_.overwritable_output(); }) {
           y_.bind(main_.overwritable_output().data());
-        else
+        } else {
+          y_.set_batch(y_.capacity());  // allocates it now, with the rest of the network
           p.activation(y_);
+        }
         const MemorySlot dz = relu ? p.gradient(dz_) : dy;
         const MemorySlot da = detail::plan_layer(main_, p, dz);
         const MemorySlot db = detail::plan_layer(shortcut_, p, dz);
