@@ -9,6 +9,8 @@ if(NOT CXX)
 endif()
 set(sources
     examples/cifar10_resnet18/main.cpp
+    examples/cifar10_resnet18/train.cpp
+    examples/cifar10_resnet18/interop.cpp
     examples/custom_network/main.cpp
     examples/predict/main.cpp
     tests/fuzz/make_seeds.cc

@@ -16,14 +16,9 @@
 
 #include "../core/error.hpp"
 #include "../io/file.hpp"
+#include "options.hpp"
 
 namespace ctnn::train {
-
-struct EpochRecord {
-  std::size_t epoch = 0;  // completed epochs, from 1
-  double lr = 0, train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, seconds = 0;
-  double ema_test_loss = 0, ema_test_acc = 0;  // with an EMA only
-};
 
 class HistoryFile {
 public:

@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <string>
 
-namespace ctnn::train {
+#include "options.hpp"
 
-enum class ProgressStyle { automatic, bar, lines, none };
+namespace ctnn::train {
 
 // "mm:ss" or "h:mm:ss"; "--:--" when unknown.
 inline std::string format_duration(double seconds) {

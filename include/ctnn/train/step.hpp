@@ -31,15 +31,9 @@
 #include "../core/parameter.hpp"
 #include "../loss/cross_entropy.hpp"
 #include "../loss/metrics.hpp"
+#include "options.hpp"
 
 namespace ctnn::train {
-
-struct StepResult {
-  float loss = 0;            // mean loss of the batch
-  std::size_t correct = 0;   // samples whose top-1 class is their label
-  std::size_t size = 0;      // samples in the batch
-  bool finite = true;        // false: the loss was NaN or infinite and nothing was updated
-};
 
 template <class Net, class Opt, class Loss>
 auto step(Net& net, Opt& optimizer, const typename Net::input_type& x, typename Net::output_type& grad, Loss&& loss) {

@@ -1,0 +1,1 @@
+#include "interop.cpp"  // the CUDA build of the same weight files

@@ -1,1 +1,0 @@
-#include "main.cpp"  // the CUDA build of the same program

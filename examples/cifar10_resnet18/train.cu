@@ -1,0 +1,1 @@
+#include "train.cpp"  // the CUDA build of the same training
