@@ -4,9 +4,11 @@
 // A Network builds its layers, then walks them once in backward order (each layer's optional
 // `plan` member, layers/layer.hpp) and lays out two shared arenas:
 //   - activation gradients: the gradient a layer's backward returns is read once, by the layer
-//     before it, and is dead after that. Every such buffer is a slot of the plan; a slot is acquired
-//     while the gradient it consumes is still live and released when its reader has run, so a chain
-//     needs two slots, a residual block four, and slots are reused across the whole network.
+//     before it, and is dead after that. The walk records each such buffer's lifetime: it begins
+//     while the gradient it is computed from is still live and ends when its reader has run. Then
+//     the buffers are placed in one arena, largest first, each at the lowest offset that no buffer
+//     alive at the same time uses, so that a whole network needs little more than the few largest
+//     gradients alive together.
 //   - workspace: the scratch a kernel uses only inside one call (detail::Workspace), one arena
 //     sized by the largest, since layers run one at a time.
 // Outputs and the state a layer keeps from forward to backward are the layer's own; the plan
@@ -85,34 +87,25 @@ public:
     detail::host_deallocate(workspace_);
   }
 
-  // A slot of at least `bytes` that is not live now; live until release().
+  // A new buffer of `bytes`, live from now until release(). Buffers whose lifetimes do not
+  // overlap may share storage (finish() lays them out).
   Slot acquire(std::size_t bytes) {
     check_open("acquire");
-    bytes = detail::align_up(bytes);
-    Slot best = external;
-    for (Slot s = 0; s < static_cast<Slot>(slots_.size()); ++s) {
-      if (slots_[s].live) continue;
-      // The smallest free slot that is large enough, else the largest free one (which then grows).
-      if (best == external) {
-        best = s;
-        continue;
-      }
-      const std::size_t b = slots_[best].bytes, c = slots_[s].bytes;
-      const bool fits = c >= bytes, best_fits = b >= bytes;
-      if ((fits && (!best_fits || c < b)) || (!fits && !best_fits && c > b)) best = s;
-    }
-    if (best == external) {
-      slots_.push_back({});
-      best = static_cast<Slot>(slots_.size() - 1);
-    }
-    slots_[best].live = true;
-    slots_[best].bytes = std::max(slots_[best].bytes, bytes);
-    return best;
+    slots_.push_back({detail::align_up(bytes), ++clock_, never});
+    return static_cast<Slot>(slots_.size() - 1);
   }
+  // Ends s's lifetime (a no-op for external, pinned and held buffers, and for one already released).
   void release(Slot s) {
     if (s == external) return;
     auto& slot = slots_.at(static_cast<std::size_t>(s));
-    if (!slot.pinned) slot.live = false;
+    if (!slot.pinned && slot.holds == 0 && slot.end == never) slot.end = ++clock_;
+  }
+  // While held, release() leaves s alive (a caller that still needs it after the layer it gave it to).
+  void hold(Slot s) {
+    if (s != external) ++slots_.at(static_cast<std::size_t>(s)).holds;
+  }
+  void unhold(Slot s) {
+    if (s != external) --slots_.at(static_cast<std::size_t>(s)).holds;
   }
   // Keeps s live for good (a layer without a plan may return its argument as its result).
   void pin(Slot s) {
@@ -152,15 +145,33 @@ public:
   void state(const Tensor<S, E, T>& t) { report_.layer_state += t.capacity_bytes(); }
   void state(std::size_t bytes) { report_.layer_state += bytes; }
 
-  // Allocates both arenas and binds every tensor and workspace to its place.
+  // Lays out the gradient buffers (largest first, each at the lowest offset free during its whole
+  // lifetime), allocates both arenas and binds every tensor and workspace to its place.
   void finish() {
     check_open("finish");
     finished_ = true;
-    std::vector<std::size_t> offset(slots_.size());
+    std::vector<std::size_t> order(slots_.size()), offset(slots_.size());
+    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return slots_[a].bytes != slots_[b].bytes ? slots_[a].bytes > slots_[b].bytes : slots_[a].begin < slots_[b].begin;
+    });
     std::size_t total = 0;
-    for (std::size_t s = 0; s < slots_.size(); ++s) {
-      offset[s] = total;
-      total += slots_[s].bytes;
+    std::vector<std::pair<std::size_t, std::size_t>> taken;  // [offset, end) of placed buffers alive at the same time
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const SlotInfo& s = slots_[order[k]];
+      taken.clear();
+      for (std::size_t q = 0; q < k; ++q) {
+        const SlotInfo& o = slots_[order[q]];
+        if (s.begin < o.end && o.begin < s.end) taken.push_back({offset[order[q]], offset[order[q]] + o.bytes});
+      }
+      std::sort(taken.begin(), taken.end());
+      std::size_t at = 0;
+      for (const auto& [b, e] : taken) {
+        if (at + s.bytes <= b) break;
+        at = std::max(at, e);
+      }
+      offset[order[k]] = at;
+      total = std::max(total, at + s.bytes);
     }
     report_.activation_gradients = total;
     report_.workspace = workspace_bytes_;
@@ -177,12 +188,15 @@ public:
   // The planned bytes of the layers (activations, activation gradients, workspace, layer state).
   const MemoryReport& report() const { return report_; }
   std::size_t slot_count() const { return slots_.size(); }
-  bool live(Slot s) const { return s != external && slots_.at(static_cast<std::size_t>(s)).live; }
+  bool live(Slot s) const { return s != external && slots_.at(static_cast<std::size_t>(s)).end == never; }
 
 private:
+  static constexpr std::size_t never = static_cast<std::size_t>(-1);
   struct SlotInfo {
     std::size_t bytes = 0;
-    bool live = false, pinned = false;
+    std::size_t begin = 0, end = never;  // the lifetime, in acquire/release events
+    bool pinned = false;
+    int holds = 0;
   };
   struct Binding {
     void* tensor;
@@ -195,6 +209,7 @@ private:
   }
 
   std::vector<SlotInfo> slots_;
+  std::size_t clock_ = 0;
   std::vector<Binding> binds_;
   std::vector<detail::Workspace*> workspaces_;
   std::size_t workspace_bytes_ = 0;
@@ -206,12 +221,20 @@ private:
 
 namespace detail {
 
-// Plans one layer: its `plan` member; a layer without one keeps its own buffers (not in the
-// report), and since its result might be its argument, the slot of dy stays live for good.
+// Plans one layer: its `plan` member, after which dy is dead (released) unless the layer returned
+// it or the caller still needs it (`keep_dy`: a residual block gives it to both branches). A layer
+// without a plan keeps its own buffers (not in the report), and since its result might be its
+// argument, dy stays live for good.
 template <class L, class P>
-typename P::Slot plan_layer(L& layer, P& plan, typename P::Slot dy) {
+typename P::Slot plan_layer(L& layer, P& plan, typename P::Slot dy, bool keep_dy = false) {
   if constexpr (requires { { layer.plan(plan, dy) } -> std::same_as<typename P::Slot>; }) {
-    return layer.plan(plan, dy);
+    if (keep_dy) plan.hold(dy);  // the layer (and the layers inside it) may not end it
+    const typename P::Slot dx = layer.plan(plan, dy);
+    if (keep_dy)
+      plan.unhold(dy);
+    else if (dx != dy)
+      plan.release(dy);
+    return dx;
   } else {
     plan.pin(dy);
     return P::external;

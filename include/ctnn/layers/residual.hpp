@@ -117,16 +117,20 @@ struct Residual {
           y_.set_batch(y_.capacity());  // allocates it now, with the rest of the network
           p.activation(y_);
         }
-        const MemorySlot dz = relu ? p.gradient(dz_) : dy;
-        const MemorySlot da = detail::plan_layer(main_, p, dz);
-        const MemorySlot db = detail::plan_layer(shortcut_, p, dz);
+        MemorySlot dz = dy;
+        if constexpr (relu) {
+          dz = p.gradient(dz_);
+          p.release(dy);  // read once, by the mask
+        }
+        const MemorySlot da = detail::plan_layer(main_, p, dz, /*keep_dy=*/true);
+        const MemorySlot db = detail::plan_layer(shortcut_, p, dz, /*keep_dy=*/true);
         MemorySlot dx = da;
         if (da != Plan::external && da != dz && da != db)
           p.bind(dx_, da);
         else
           dx = p.gradient(dx_);
-        if (db != dz && db != da) p.release(db);
-        if (dz != dy) p.release(dz);
+        for (const MemorySlot s : {da, db, dz})
+          if (s != dx) p.release(s);
         return dx;
       } else {
         std::abort();

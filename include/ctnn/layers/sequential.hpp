@@ -137,13 +137,13 @@ struct Seq {
 
     // Layers that can run in place do so on the output of the layer before them when that layer
     // offers it (only the next layer reads a layer's output in a chain). Then, in backward order,
-    // each layer's gradient is released once the layer before it has read it.
+    // each layer's gradient is released once the layer before it has read it (plan_layer).
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (runnable) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
           (share_output<I + 1>(), ...);
         }(std::make_index_sequence<length - 1>{});
-        return plan_from<length - 1>(p, dy, dy);
+        return plan_from<length - 1>(p, dy);
       } else {
         std::abort();
       }
@@ -197,11 +197,10 @@ struct Seq {
     }
 
     template <std::size_t I>
-    MemorySlot plan_from(MemoryPlan<D>& p, MemorySlot dy, MemorySlot outer) {
+    MemorySlot plan_from(MemoryPlan<D>& p, MemorySlot dy) {
       const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy);
-      if (dy != outer && dy != dx) p.release(dy);
       if constexpr (I > 0)
-        return plan_from<I - 1>(p, dx, outer);
+        return plan_from<I - 1>(p, dx);
       else
         return dx;
     }

@@ -180,7 +180,9 @@ public:
     const Blocks b = blocks(ps, batch);
     const std::size_t pairs = ps.O * ps.C, ka = winograd::kstride(pairs), asize = 16 * ka;
     const int used = ctnn::detail::team_size(b.count, workers_);
-    std::memset(ws_[acc_], 0, asize * static_cast<std::size_t>(used) * sizeof(float));
+    // Thread t's accumulator; the first is the filter transform's buffer, which this pass does not use.
+    auto accumulator = [&](int t) { return t == 0 ? ws_[u_] : ws_[acc_] + static_cast<std::size_t>(t - 1) * asize; };
+    for (int t = 0; t < used; ++t) std::memset(accumulator(t), 0, asize * sizeof(float));
     ctnn::detail::parallel_for(b.count, workers_, [&](std::size_t i, int t) {
       const Block blk = b[i];
       const std::size_t per = (blk.r1 - blk.r0) * ps.tw, T = blk.images * per;
@@ -191,15 +193,15 @@ public:
       for (std::size_t n = 0; n < blk.images; ++n)
         for (std::size_t o = 0; o < ps.O; ++o)
           k_->gradient(ps, dy + ((blk.n0 + n) * ps.O + o) * ps.Ho * ps.Wo, blk.r0, blk.r1, z + o * T + n * per, kz, s);
-      float* acc = ws_[acc_] + static_cast<std::size_t>(t) * asize;
+      float* acc = accumulator(t);
       for (std::size_t k = 0; k < 16; ++k)
         gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 1.f, acc + k * ka, ps.C);
     });
     // Sum the per-thread accumulators (into the first) and transform back, split over (o, c) pairs.
     ctnn::detail::parallel_chunks(pairs, workers_, [&](int t, std::size_t begin, std::size_t end) {
-      float* acc = ws_[acc_];
+      float* acc = accumulator(0);
       for (int p = 1; p < used; ++p) {
-        const float* part = ws_[acc_] + static_cast<std::size_t>(p) * asize;
+        const float* part = accumulator(p);
         for (std::size_t k = 0; k < 16; ++k)
 #pragma omp simd
           for (std::size_t i = begin; i < end; ++i) acc[k * ka + i] += part[k * ka + i];
@@ -209,10 +211,12 @@ public:
     });
   }
 
-  // Reserves the per-thread accumulators backward_filter() needs (16 floats per weight pair).
-  // Call before the first use (the workspace is laid out then).
+  // Reserves the per-thread accumulators backward_filter() needs (16 floats per weight pair; the
+  // first thread's is u_). Call before the first use (the workspace is laid out then).
   void enable_backward_filter() {
-    if (acc_.count == 0) acc_ = ws_.add<float>(16 * winograd::kstride(g_.in_c * g_.out_c) * static_cast<std::size_t>(workers_));
+    if (filter_gradient_) return;
+    filter_gradient_ = true;
+    acc_ = ws_.add<float>(16 * winograd::kstride(g_.in_c * g_.out_c) * static_cast<std::size_t>(workers_ - 1));
   }
 
   const Geometry2d& geometry() const { return g_; }
@@ -301,6 +305,7 @@ private:
   std::size_t vsize_ = 0, msize_ = 0, ssize_ = 0;
   ctnn::detail::Workspace ws_;
   ctnn::detail::Workspace::Part<float> u_, v_, m_, s_, acc_;
+  bool filter_gradient_ = false;
 };
 
 }  // namespace ctnn::backend::cpu
