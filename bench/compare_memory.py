@@ -16,32 +16,13 @@ import subprocess
 import sys
 
 TORCH_STEP = r"""
-import json, resource, sys, torch, torch.nn as nn, torch.nn.functional as F
+import json, resource, sys, torch, torch.nn.functional as F
 torch.set_num_threads(int(sys.argv[2]))
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-class Block(nn.Module):
-    def __init__(s, i, o, st):
-        super().__init__()
-        s.c1 = nn.Conv2d(i, o, 3, st, 1, bias=False); s.b1 = nn.BatchNorm2d(o)
-        s.c2 = nn.Conv2d(o, o, 3, 1, 1, bias=False); s.b2 = nn.BatchNorm2d(o)
-        s.sc = nn.Sequential()
-        if st != 1 or i != o:
-            s.sc = nn.Sequential(nn.Conv2d(i, o, 1, st, bias=False), nn.BatchNorm2d(o))
-    def forward(s, x):
-        return F.relu(s.b2(s.c2(F.relu(s.b1(s.c1(x))))) + s.sc(x))
-class ResNet18(nn.Module):
-    def __init__(s):
-        super().__init__()
-        s.c = nn.Conv2d(3, 64, 3, 1, 1, bias=False); s.b = nn.BatchNorm2d(64)
-        L = []; i = 64
-        for o, st in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-            L += [Block(i, o, st), Block(o, o, 1)]; i = o
-        s.layers = nn.Sequential(*L); s.fc = nn.Linear(512, 10)
-    def forward(s, x):
-        x = s.layers(F.relu(s.b(s.c(x))))
-        return s.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+sys.path.insert(0, sys.argv[3])
+from compare_pytorch import torch_resnet18  # the same network as the speed comparison
 b = int(sys.argv[1])
-net = ResNet18()
+net = torch_resnet18()
 opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
 x = torch.randn(b, 3, 32, 32); y = torch.randint(0, 10, (b,))
 for _ in range(3):
@@ -70,7 +51,7 @@ def main():
     print("|---:|---:|---:|---:|---:|")
     for b in a.batches:
         c = json.loads(subprocess.run([exe, "--batch", str(b)], env=env, check=True, capture_output=True, text=True).stdout)
-        t = json.loads(subprocess.run([sys.executable, "-c", TORCH_STEP, str(b), str(a.threads)], env=env, check=True,
+        t = json.loads(subprocess.run([sys.executable, "-c", TORCH_STEP, str(b), str(a.threads), os.path.dirname(os.path.abspath(__file__))], env=env, check=True,
                                       capture_output=True, text=True).stdout)
         print(f"| {b} | {mb(c['planned'])} | {mb(c['peak_rss'])} | {mb(t['peak_rss'])} | {c['peak_rss'] / t['peak_rss']:.2f} |",
               flush=True)
