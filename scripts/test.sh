@@ -14,7 +14,7 @@ presets=("$@")
 for p in "${presets[@]}"; do
   [[ $p == release || $p == asan ]] || { echo "test.sh: unknown preset '$p' (release, asan)" >&2; exit 2; }
 done
-bash scripts/install_deps.sh python3-matplotlib python3-torch python3-torchvision clang  # plots; PyTorch interop; Clang
+bash scripts/install_deps.sh python3-matplotlib python3-torch python3-torchvision clang openmpi-bin libopenmpi-dev  # plots; PyTorch interop; Clang; MPI
 bash scripts/install_python_deps.sh                              # onnx, onnxruntime for the ONNX test
 for p in "${presets[@]}"; do
   echo "test.sh: === $p ==="

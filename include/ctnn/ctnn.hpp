@@ -30,6 +30,7 @@
 #include "optim.hpp"
 #include "io.hpp"
 #include "data.hpp"
+#include "dist.hpp"
 #include "train.hpp"
 #include "predict.hpp"
 #include "summary.hpp"

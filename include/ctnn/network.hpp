@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -46,9 +47,11 @@ public:
   explicit Network(std::size_t max_batch, std::uint64_t seed = 0)
       : max_batch_(check_batch(max_batch)), init_rng_(seed), root_(max_batch, init_rng_) {
     Collector c;
+    c.gradient_hook(&hook_);
     collect_state(root_, c);
     params_ = std::move(c.parameters());
     buffers_ = std::move(c.buffers());
+    syncs_ = std::move(c.synchronizables());
     for (const auto& p : params_) parameter_count_ += p.size;
     if constexpr (runnable) detail::plan_layer(root_, plan_, MemoryPlan<Device>::external);
     plan_.finish();
@@ -83,10 +86,28 @@ public:
     if (grad_out.batch() != forward_batch_)
       detail::fail("ctnn::Network::backward: gradient batch ", grad_out.batch(), " differs from the forward batch ",
                    forward_batch_);
-    if constexpr (runnable)
-      return root_.backward(grad_out, need_input_grad);
-    else
+    if constexpr (runnable) {
+      const input_type& dx = root_.backward(grad_out, need_input_grad);
+      if (hook_ && !params_.empty()) hook_->gradients_ready(0, params_.size());
+      return dx;
+    } else {
       std::abort();
+    }
+  }
+
+  // During backward, `hook` is told which parameters' gradients are final, in the order backward
+  // finishes them (a composite layer tells after each child; the network, all of them at the end).
+  // nullptr removes it. The hook must outlive its use.
+  void set_gradient_hook(GradientHook* hook) { hook_ = hook; }
+  GradientHook* gradient_hook() const { return hook_; }
+
+  // Batch norm over the batches of all processes: each batch-norm layer sums its per-channel
+  // statistics through `sum` in training (nullptr: each process its own batch, the default).
+  // Returns the number of layers synchronised; throws ctnn::Error when a layer cannot be on this
+  // device.
+  std::size_t synchronize_batch_norm(CrossReplicaSum* sum) {
+    for (auto& set : syncs_) set(sum);
+    return syncs_.size();
   }
 
   std::span<Parameter> parameters() { return params_; }
@@ -145,6 +166,8 @@ private:
   root_type root_;
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
+  std::vector<std::function<void(CrossReplicaSum*)>> syncs_;
+  GradientHook* hook_ = nullptr;
   std::size_t parameter_count_ = 0;
   std::size_t forward_batch_ = 0;  // batch of the last successful forward(), 0 before the first
 };

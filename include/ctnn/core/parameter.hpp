@@ -3,6 +3,7 @@
 // gathered once when a network is built. Pointers refer to the network's device memory.
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -35,6 +36,27 @@ std::vector<std::size_t> shape_of(const T& t) {
   return t.shape.empty() ? std::vector<std::size_t>{t.size} : t.shape;
 }
 
+// Told during backward which parameters' gradients are final: indices [first, last) into the
+// network's parameter list. Data-parallel training (dist/data_parallel.hpp) starts reducing a
+// bucket of gradients as soon as all of them are, while the rest of backward runs.
+class GradientHook {
+public:
+  virtual void gradients_ready(std::size_t first, std::size_t last) = 0;
+
+protected:
+  ~GradientHook() = default;
+};
+
+// Sums host values over the processes of a data-parallel run, in place; the same values on every
+// process afterwards. Synchronised batch norm combines its per-channel sums through one.
+class CrossReplicaSum {
+public:
+  virtual void sum(double* values, std::size_t n) = 0;
+
+protected:
+  ~CrossReplicaSum() = default;
+};
+
 // Layers report their state to a Collector; composite layers open a named scope per child.
 class Collector {
 public:
@@ -61,8 +83,18 @@ public:
     std::size_t saved_;
   };
 
+  // A layer whose statistics can be summed across processes registers how to set the sum (a
+  // batch-norm layer: its batch statistics; nullptr: this process's batch alone).
+  void synchronizable(std::function<void(CrossReplicaSum*)> set) { syncs_.push_back(std::move(set)); }
+
+  // Where a composite layer finds the hook to tell when its children's gradients are final: the
+  // network's hook pointer (it stays null, and the layers tell no one, until a hook is set).
+  void gradient_hook(GradientHook* const* slot) { hook_ = slot; }
+  GradientHook* const* gradient_hook() const { return hook_; }
+
   std::vector<Parameter>& parameters() { return params_; }
   std::vector<Buffer>& buffers() { return buffers_; }
+  std::vector<std::function<void(CrossReplicaSum*)>>& synchronizables() { return syncs_; }
 
 private:
   std::string full_name(std::string_view name) const {
@@ -73,6 +105,8 @@ private:
   std::string prefix_;
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
+  std::vector<std::function<void(CrossReplicaSum*)>> syncs_;
+  GradientHook* const* hook_ = nullptr;
 };
 
 // Identifies a network's architecture by its name and every parameter's and buffer's name and

@@ -28,7 +28,8 @@
 // k, k+1, ... of epoch e exactly, which is what resuming from a checkpoint needs.
 //
 // Batch b of an epoch holds positions [b * batch, min((b + 1) * batch, size())); with drop_last the
-// final partial batch is skipped. batches_per_epoch() says how many there are.
+// final partial batch is skipped. batches_per_epoch() says how many there are. Sharded (ranks > 1),
+// this process gets slice [rank * n / ranks, (rank + 1) * n / ranks) of the batch's n positions.
 //
 // Threading and memory: with background = true (the default) one worker thread fills the next batch
 // while the caller works on the current one (two preallocated batch buffers; a mutex and a condition
@@ -77,6 +78,11 @@ struct LoaderOptions {
   // evaluation, which must see every image.
   bool drop_last = true;
   bool background = true;          // prepare the next batch on a worker thread
+  // Data-parallel training: this process takes share `rank` of `ranks` of every batch (a contiguous
+  // slice); `batch` stays the global batch. Order, positions and augmentation are the global ones,
+  // so the processes together see exactly the batches one process would. Training batches
+  // (drop_last) must divide evenly; a final evaluation batch is split as evenly as it goes.
+  std::size_t rank = 0, ranks = 1;
 
   // The training defaults with this seed and batch.
   static LoaderOptions training(std::uint64_t seed, std::size_t batch = 128) {
@@ -104,7 +110,8 @@ struct Batch {
   std::span<const std::size_t> indices;     // dataset index of each sample
   std::size_t epoch = 0;
   std::size_t index = 0;                    // batch number within the epoch
-  std::size_t first_position = 0;           // epoch position of sample 0 (index * options.batch)
+  std::size_t first_position = 0;           // epoch position of sample 0 (index * options.batch, plus
+                                            // the slices of the lower ranks when sharded)
   std::size_t size() const noexcept { return labels.size(); }
 };
 
@@ -123,9 +130,9 @@ public:
     nbatches_ = opt_.drop_last ? n_ / opt_.batch : (n_ + opt_.batch - 1) / opt_.batch;
     order_.resize(n_);
     for (auto& s : slots_) {
-      s.batch.images = Tensor<S, Cpu>(opt_.batch, 0);
-      s.labels.resize(opt_.batch);
-      s.indices.resize(opt_.batch);
+      s.batch.images = Tensor<S, Cpu>(local_batch(), 0);
+      s.labels.resize(local_batch());
+      s.indices.resize(local_batch());
     }
     prefetch_.emplace(*this, slots_, opt_.background);
   }
@@ -154,6 +161,8 @@ public:
   std::size_t size() const noexcept { return n_; }                          // images in the dataset
   std::size_t batches_per_epoch() const noexcept { return nbatches_; }
   std::size_t samples_per_epoch() const noexcept { return opt_.drop_last ? nbatches_ * opt_.batch : n_; }
+  // The most samples of a batch this process gets: batch / ranks, rounded up.
+  std::size_t local_batch() const noexcept { return (opt_.batch + opt_.ranks - 1) / opt_.ranks; }
   std::size_t epoch() const noexcept { return prefetch_->epoch(); }       // the current epoch
   const Options& options() const noexcept { return opt_; }
   const dataset_type& dataset() const noexcept { return data_; }
@@ -187,8 +196,9 @@ private:
   // Writes batch b of epoch `epoch` into `slot` (reads order_, which only start_epoch changes, while
   // no fill runs).
   void fill(Slot& slot, std::size_t epoch, std::size_t b) const {
-    const std::size_t begin = b * opt_.batch;
-    const std::size_t count = std::min(opt_.batch, n_ - begin);
+    const std::size_t global = std::min(opt_.batch, n_ - b * opt_.batch);
+    const std::size_t begin = b * opt_.batch + opt_.rank * global / opt_.ranks;
+    const std::size_t count = b * opt_.batch + (opt_.rank + 1) * global / opt_.ranks - begin;
     for (std::size_t k = 0; k < count; ++k) {
       const std::size_t pos = begin + k;
       const std::size_t idx = order_[pos];
@@ -223,6 +233,9 @@ private:
   static Options checked(const dataset_type& dataset, Options o) {
     dataset.validate("ctnn::data::Loader");
     if (o.batch == 0) fail("the batch size is 0; expected at least 1");
+    if (o.ranks == 0 || o.rank >= o.ranks) fail("rank ", o.rank, " of ", o.ranks, " processes; expected a rank of 0..ranks-1");
+    if (o.ranks > 1 && o.drop_last && o.batch % o.ranks != 0)
+      fail("the global batch ", o.batch, " does not divide evenly among ", o.ranks, " processes; use a multiple of ", o.ranks);
     if (o.pad > std::min(height, width))
       fail("pad ", o.pad, " is larger than the image (", std::min(height, width), "); expected 0..", std::min(height, width));
     if (!(o.flip_probability >= 0.f && o.flip_probability <= 1.f))

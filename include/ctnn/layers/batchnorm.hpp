@@ -86,6 +86,16 @@ struct BatchNorm {
       c.parameter("bias", beta_.data(), dbeta_.data(), C, ParamKind::norm_bias);
       c.buffer("running_mean", mean_.data(), C);
       c.buffer("running_var", var_.data(), C);
+      c.synchronizable([this](CrossReplicaSum* sum) { synchronize(sum); });
+    }
+
+    // Synchronised batch norm: training statistics over the batches of every process, summed
+    // through `sum` (nullptr: this batch alone). Needs a kernel that can (the CPU's can).
+    void synchronize(CrossReplicaSum* sum) {
+      if constexpr (requires { kernel_.synchronize(sum); })
+        kernel_.synchronize(sum);
+      else if (sum)
+        detail::fail("ctnn::BatchNorm<", C, ">: synchronised batch norm is not available on this device");
     }
 
     vector_type& weight() { return gamma_; }

@@ -3,6 +3,7 @@
 // layer reads its predecessor's output buffer. Children are named by position ("0", "1", ...), in
 // parameter names and in the path of a wiring error (wiring::seq_position<I>).
 
+#include <array>
 #include <cstddef>
 #include <cstdlib>
 #include <string>
@@ -130,6 +131,7 @@ struct Seq {
     }
 
     void collect(Collector& c) {
+      hook_ = c.gradient_hook();
       [&]<std::size_t... I>(std::index_sequence<I...>) {
         (collect_child<I>(c), ...);
       }(std::index_sequence_for<Layers...>{});
@@ -165,10 +167,14 @@ struct Seq {
       return std::tuple<Ts...>{Ts(max_batch, rng)...};
     }
 
+    // Records which of the collector's parameters child I owns: backward tells the gradient hook
+    // that they are final once the child's backward has returned.
     template <std::size_t I>
     void collect_child(Collector& c) {
       Collector::Scope scope(c, std::to_string(I));
+      params_[I].first = c.parameters().size();
       collect_state(std::get<I>(layers_), c);
+      params_[I].second = c.parameters().size();
     }
 
     template <std::size_t I, class T>
@@ -182,6 +188,7 @@ struct Seq {
     template <std::size_t I, class T>
     const input_type& backward_from(const T& dy, bool need_dx) {
       const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
+      if (hook_ && *hook_ && params_[I].first != params_[I].second) (*hook_)->gradients_ready(params_[I].first, params_[I].second);
       if constexpr (I > 0)
         return backward_from<I - 1>(dx, need_dx);
       else
@@ -206,6 +213,8 @@ struct Seq {
     }
 
     tuple_type layers_;
+    std::array<std::pair<std::size_t, std::size_t>, length> params_{};  // [first, last) per child
+    GradientHook* const* hook_ = nullptr;
   };
 };
 

@@ -21,6 +21,7 @@ struct EvalResult {
   double loss = 0;
   double accuracy = 0;  // percent
   std::size_t samples = 0;
+  std::size_t correct = 0;
 };
 
 // The mirror image of every sample of a host batch of C x H x W images (each row reversed).
@@ -46,6 +47,7 @@ public:
     double loss_sum = 0;
     std::size_t correct = 0, seen = 0;
     while (const auto* batch = loader.next()) {
+      if (batch->size() == 0) continue;  // a sharded loader's share of a short final batch
       const Tensor<Out, device>* logits = &net.forward(on_device(batch->images, x_), Mode::eval);
       if (flip_tta) {
         avg_.copy_from(*logits);
@@ -60,6 +62,7 @@ public:
     }
     EvalResult r;
     r.samples = seen;
+    r.correct = correct;
     if (seen) {
       r.loss = loss_sum / double(seen);
       r.accuracy = 100.0 * double(correct) / double(seen);

@@ -26,6 +26,16 @@
 //   - a non-finite loss stops the run (on_nan = stop; nothing of that epoch is saved) or skips the
 //     batch (on_nan = skip: no update, its batch-norm statistics restored); a parameter, statistic
 //     or optimizer value that is not finite at the end of an epoch stops the run before the save.
+//
+// Data parallel (Options::communicator): each process trains on its shard of every batch
+// (dist::shard on the loaders' options), its gradients averaged over all processes by
+// dist::DataParallel before each update; parameters, buffers and optimizer state start from rank
+// 0's. Every decision is taken together: a check that fails on one process before training, a
+// non-finite loss or value on one, a failed save, makes all of them stop or skip alike (one small
+// sum per step agrees on the loss). Rank 0 writes the checkpoint, the .ema file, the history and
+// the progress; the others only train. A resume reads the checkpoint on every process (a shared
+// file system, or a copy on each machine), and works on any number of processes: the batches are
+// the global ones.
 // Training uses Mode::train and evaluation Mode::eval, always explicitly.
 
 #include <algorithm>
@@ -35,6 +45,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <span>
@@ -48,6 +59,8 @@
 #include "../core/tensor.hpp"
 #include "../core/transfer.hpp"
 #include "../data/loader.hpp"
+#include "../dist/communicator.hpp"
+#include "../dist/data_parallel.hpp"
 #include "../io/checkpoint.hpp"
 #include "../io/file.hpp"
 #include "clip.hpp"
@@ -146,34 +159,48 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   using In = typename Net::input_shape;
   using Out = typename Net::output_shape;
   constexpr const char* who = "ctnn::train::fit";
+  dist::Local alone;
+  dist::Communicator& comm = o.communicator ? *o.communicator : alone;
+  const bool distributed = comm.size() > 1;
+  const bool root = comm.is_root();
+
+  std::optional<Ema<D>> ema;
+  if (o.ema_decay > 0.f) ema.emplace(o.ema_decay);
+  detail::CheckpointState<Opt, D> saved_state(optimizer, ema ? &*ema : nullptr);
+  FitResult result;
+  std::size_t step = 0;
+  std::map<std::string, std::string> resumed_notes;
 
   // ---- everything that can be wrong is found before the first step --------------------------------
+  dist::agree(comm, "the checks before training", [&] {
+  const auto& shard = train.options();
+  if (shard.ranks != std::size_t(comm.size()) || shard.rank != std::size_t(comm.rank()))
+    ctnn::detail::fail(who, ": the training loader takes share ", shard.rank, " of ", shard.ranks, " but this is process ",
+                       comm.rank(), " of ", comm.size(), ": shard its options with dist::shard(options, communicator)");
+  if (eval && eval->options().ranks != 1 &&
+      (eval->options().ranks != std::size_t(comm.size()) || eval->options().rank != std::size_t(comm.rank())))
+    ctnn::detail::fail(who, ": the evaluation loader takes share ", eval->options().rank, " of ", eval->options().ranks,
+                       " but this is process ", comm.rank(), " of ", comm.size());
   if (train.batches_per_epoch() == 0)
     ctnn::detail::fail(who, ": the batch (", train.options().batch, ") is larger than the training set (", train.size(),
                        " images) and drop_last leaves no batch: use a smaller batch");
-  if (train.options().batch > net.max_batch())
-    ctnn::detail::fail(who, ": the loader's batch ", train.options().batch, " exceeds the network's max_batch ",
-                       net.max_batch());
-  if (eval && eval->options().batch > net.max_batch())
-    ctnn::detail::fail(who, ": the evaluation batch ", eval->options().batch, " exceeds the network's max_batch ",
+  if (train.local_batch() > net.max_batch())
+    ctnn::detail::fail(who, ": the loader's batch ", train.local_batch(), distributed ? " (this process's share)" : "",
+                       " exceeds the network's max_batch ", net.max_batch());
+  if (eval && eval->local_batch() > net.max_batch())
+    ctnn::detail::fail(who, ": the evaluation batch ", eval->local_batch(), " exceeds the network's max_batch ",
                        net.max_batch());
   if (o.resume && o.checkpoint.empty()) ctnn::detail::fail(who, ": resume needs a checkpoint path");
   if (!o.checkpoint.empty()) {
     if (o.resume && !io::exists(o.checkpoint))
       ctnn::detail::fail(who, ": cannot resume: the checkpoint '", o.checkpoint, "' does not exist");
-    if (!o.resume && !o.overwrite && io::exists(o.checkpoint))
+    if (root && !o.resume && !o.overwrite && io::exists(o.checkpoint))
       ctnn::detail::fail(who, ": the checkpoint '", o.checkpoint,
                          "' exists; a new run would replace it after its first epoch: resume it, choose another "
                          "path, or allow overwriting");
-    io::check_writable(o.checkpoint, "checkpoint");
+    if (root) io::check_writable(o.checkpoint, "checkpoint");
   }
 
-  std::optional<Ema<D>> ema;
-  if (o.ema_decay > 0.f) ema.emplace(o.ema_decay);
-  detail::CheckpointState<Opt, D> saved_state(optimizer, ema ? &*ema : nullptr);
-
-  FitResult result;
-  std::size_t step = 0;
   if (o.resume) {
     const io::TrainingState state = io::load_checkpoint(o.checkpoint, net, saved_state);
     if (!o.override_settings) detail::check_settings(o.checkpoint, o.settings, state.notes);
@@ -184,17 +211,59 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   } else if (ema) {
     ema->attach(net.parameters());
   }
+  });
   result.epochs_done = result.first_epoch;
   result.steps = step;
 
   HistoryFile history;
-  history.open(o.history, o.resume, result.first_epoch, o.overwrite, ema.has_value());
+  dist::agree(comm, "opening the history", [&] {
+    if (root) history.open(o.history, o.resume, result.first_epoch, o.overwrite, ema.has_value());
+  });
   if (result.first_epoch >= o.epochs) {
     result.status = FitStatus::already_done;
     return result;
   }
 
-  const std::size_t batch = train.options().batch;
+  // Every process starts from rank 0's weights, statistics and optimizer state.
+  std::optional<dist::DataParallel<Net>> parallel;
+  struct SyncOff {  // batch norm is this process's own again after the run
+    Net& net;
+    bool on;
+    ~SyncOff() {
+      if (on) net.synchronize_batch_norm(nullptr);
+    }
+  } sync_off{net, distributed && o.sync_batch_norm};
+  if (distributed) {
+    parallel.emplace(net, comm, dist::DataParallelOptions{.bucket_bytes = o.bucket_bytes});
+    dist::broadcast_from_root<D>(comm, saved_state.state(net.parameters()), "the broadcast of the optimizer state");
+    if (o.sync_batch_norm) net.synchronize_batch_norm(&comm);
+  }
+  // The processes agree on whether the loss is finite before any of them starts backward.
+  bool elsewhere = false;  // the last non-finite loss was another process's
+  auto agreed_loss = [&](const typename Net::output_type& logits, std::span<const std::int32_t> labels,
+                         typename Net::output_type& g) -> float {
+    float l = static_cast<float>(loss(logits, labels, g));
+    if (distributed) {
+      double bad = std::isfinite(l) ? 0.0 : 1.0;
+      comm.sum(&bad, 1, "the check of the loss");
+      elsewhere = bad > 0 && std::isfinite(l);
+      if (elsewhere) l = std::numeric_limits<float>::quiet_NaN();
+    }
+    return l;
+  };
+  // The sums of all processes, when `sharded`.
+  auto reduced = [&](EvalResult r, bool sharded) {
+    if (!sharded || !distributed) return r;
+    double v[3] = {r.loss * double(r.samples), double(r.correct), double(r.samples)};
+    comm.sum(v, 3, "the evaluation metrics");
+    r.samples = static_cast<std::size_t>(v[2]);
+    r.correct = static_cast<std::size_t>(v[1]);
+    r.loss = r.samples ? v[0] / v[2] : 0;
+    r.accuracy = r.samples ? 100.0 * v[1] / v[2] : 0;
+    return r;
+  };
+
+  const std::size_t batch = train.local_batch();
   std::size_t steps_per_epoch = train.batches_per_epoch();
   if (o.limit_batches) steps_per_epoch = std::min(steps_per_epoch, o.limit_batches);
   Tensor<In, D> x(batch);
@@ -204,7 +273,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   const std::vector<Parameter> update = o.freeze.empty() ? std::vector<Parameter>{} : ctnn::freeze(net.parameters(), o.freeze);
   std::vector<std::vector<float>> saved_buffers;  // on_nan = skip: the statistics before a batch
   std::vector<float> staging;
-  Progress progress(o.progress);
+  Progress progress(root ? o.progress : ProgressStyle::none);
 
   auto set_lr = [&](std::size_t t) {
     if constexpr (requires { optimizer.lr = 1.f; }) {
@@ -256,14 +325,15 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
       info.batch = done;
       info.step = step;
       info.lr = current_lr();
-      info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, loss, [&] {
+      info.result = train::step(net, optimizer, on_device(b->images, x), b->labels, grad, agreed_loss, [&] {
+        if (parallel) parallel->finish();
         if (o.clip_grad_norm > 0.f) info.grad_norm = clipper.clip(net.parameters(), o.clip_grad_norm);
       }, update);
       ++done;
       ++step;
       if (!info.result.finite) {
         const std::string what = ctnn::detail::cat("step ", step - 1, " (epoch ", epoch + 1, ", batch ", done, "): loss is ",
-                                                   info.result.loss);
+                                                   info.result.loss, elsewhere ? " on another process" : "");
         if (o.on_nan == NanPolicy::stop) return stop(what + "; stopping");
         const auto buffers = net.buffers();
         for (std::size_t i = 0; i < buffers.size(); ++i)
@@ -282,11 +352,23 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
     }
     progress.end_line();
     result.steps = step;
+    if (distributed) {  // the epoch's figures over all processes
+      double m[3] = {loss_sum, double(correct), double(seen)};
+      comm.sum(m, 3, "the epoch's metrics");
+      loss_sum = m[0];
+      correct = static_cast<std::size_t>(m[1]);
+      seen = static_cast<std::size_t>(m[2]);
+    }
 
     // A weight can overflow without the loss showing it (the last update): never save one.
     std::string bad = detail::first_non_finite<D>("parameter", net.parameters(), staging);
     if (bad.empty()) bad = detail::first_non_finite<D>("batch-norm statistic", net.buffers(), staging);
     if (bad.empty()) bad = detail::first_non_finite<D>("optimizer state", saved_state.state(net.parameters()), staging);
+    if (distributed) {
+      double any = bad.empty() ? 0.0 : 1.0;
+      comm.sum(&any, 1, "the check of the values");
+      if (any > 0 && bad.empty()) bad = "a value on another process";
+    }
     if (!bad.empty())
       return stop(ctnn::detail::cat("end of epoch ", epoch + 1, " (step ", step, "): ", bad, " is not finite; stopping"));
 
@@ -296,12 +378,13 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
     r.train_loss = seen ? loss_sum / double(seen) : 0;
     r.train_acc = seen ? 100.0 * double(correct) / double(seen) : 0;
     if (eval) {
-      const EvalResult test = evaluator.run(net, *eval, o.flip_tta);
+      const bool sharded = eval->options().ranks > 1;
+      const EvalResult test = reduced(evaluator.run(net, *eval, o.flip_tta), sharded);
       r.test_loss = test.loss;
       r.test_acc = test.accuracy;
       if (ema) {
         ema->apply(net.parameters());
-        const EvalResult averaged = evaluator.run(net, *eval, o.flip_tta);
+        const EvalResult averaged = reduced(evaluator.run(net, *eval, o.flip_tta), sharded);
         ema->restore(net.parameters());
         r.ema_test_loss = averaged.loss;
         r.ema_test_acc = averaged.accuracy;
@@ -319,6 +402,8 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
     progress.message(summary);
 
     if (!o.checkpoint.empty()) {
+      dist::agree(comm, "saving the checkpoint", [&] {
+      if (!root) return;
       io::TrainingState state;
       state.epoch = r.epoch;
       state.step = step;
@@ -335,9 +420,12 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
         }
         ema->restore(net.parameters());
       }
+      });
       result.last_saved_epoch = r.epoch;
     }
-    history.append(r);  // after the checkpoint: a failed save leaves no row for an epoch it lost
+    dist::agree(comm, "writing the history", [&] {
+      if (root) history.append(r);  // after the checkpoint: a failed save leaves no row for an epoch it lost
+    });
     result.epochs.push_back(r);
     result.epochs_done = r.epoch;
     if (o.on_epoch) o.on_epoch(r);

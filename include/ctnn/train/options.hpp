@@ -13,6 +13,10 @@ namespace ctnn::io {
 struct TrainingState;  // io/checkpoint.hpp
 }  // namespace ctnn::io
 
+namespace ctnn::dist {
+class Communicator;  // dist/communicator.hpp
+}  // namespace ctnn::dist
+
 namespace ctnn::train {
 
 enum class NanPolicy { stop, skip };
@@ -67,6 +71,12 @@ struct Options {
   std::function<void(const StepInfo&)> on_step;
   std::function<void(const EpochRecord&)> on_epoch;
   std::function<void(const io::TrainingState&)> on_resume;  // after a resume has loaded the checkpoint
+  // Data-parallel training over the communicator's processes (dist::DataParallel): the loaders
+  // must be sharded for it (dist::shard); rank 0 alone writes the checkpoint, the history and the
+  // progress; the epoch's metrics are over all processes. nullptr: this process alone.
+  dist::Communicator* communicator = nullptr;
+  bool sync_batch_norm = false;                   // batch statistics over all processes' batches
+  std::size_t bucket_bytes = std::size_t{25} << 20;  // gradient buckets (dist::DataParallelOptions)
 };
 
 }  // namespace ctnn::train

@@ -3,12 +3,19 @@
 // the biased batch variance and folds the unbiased one into the running variance with the given
 // momentum; evaluation uses the running statistics. Each pass is one expression over memory,
 // evaluated by the CPU evaluator's loops (evaluator.hpp).
+//
+// Synchronised (synchronize(sum) with a CrossReplicaSum): the per-channel sums of the two forward
+// passes and of backward are summed over the processes before they are used, so every process
+// normalises by the statistics of the global batch. The parameter gradients stay this process's
+// own share (data-parallel training averages them); only dx uses the global sums.
 
 #include <cmath>
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include "../../core/memory.hpp"
+#include "../../core/parameter.hpp"
 #include "../../expr/nodes.hpp"
 #include "evaluator.hpp"
 
@@ -18,25 +25,37 @@ class BatchNorm {
 public:
   BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
       : C_(channels), HW_(spatial), sums_(channels), sums2_(channels), mean_(channels), invstd_(channels),
-        k1_(channels), k2_(channels), k3_(channels) {}
+        k1_(channels), k2_(channels), k3_(channels), shared_(2 * channels + 1) {}
+
+  void synchronize(CrossReplicaSum* sum) { sync_ = sum; }
 
   void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
                      float* running_var, std::size_t batch, float momentum, float eps) {
     using namespace expr;
-    const std::size_t M = batch * HW_;  // > 1: the layer checks it (layers/batchnorm.hpp)
+    double M = double(batch * HW_);  // > 1: the layer checks it (layers/batchnorm.hpp)
     const TensorLeaf<float> X{{}, x};
     detail::sum_planes(sums_.data(), batch, C_, HW_, X);
-    for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / double(M));
+    if (sync_) {  // the sums and the count of every process
+      double* s = shared_.data();
+      std::copy(sums_.data(), sums_.data() + C_, s);
+      s[C_] = M;
+      sync_->sum(s, C_ + 1);
+      std::copy(s, s + C_, sums_.data());
+      M = s[C_];
+    }
+    count_ = M;
+    for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / M);
     // Two passes keep the variance accurate when |mean| >> std.
     detail::sum_planes(sums2_.data(), batch, C_, HW_, square(X - channel(mean_.data())));
+    if (sync_) sync_->sum(sums2_.data(), C_);
     for (std::size_t c = 0; c < C_; ++c) {
-      const double var = sums2_.data()[c] / double(M);
+      const double var = sums2_.data()[c] / M;
       const double inv = 1.0 / std::sqrt(var + double(eps));
       invstd_.data()[c] = static_cast<float>(inv);
       k1_.data()[c] = static_cast<float>(gamma[c] * inv);                      // scale
       k2_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);  // shift
       running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean_.data()[c];
-      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * double(M) / double(M - 1));
+      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * M / (M - 1));
     }
     apply(x, y, batch);
   }
@@ -56,7 +75,7 @@ public:
   void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
                 const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval) {
     using namespace expr;
-    const double M = double(batch * HW_);
+    double M = double(batch * HW_);
     if (eval) {
       for (std::size_t c = 0; c < C_; ++c) {
         mean_.data()[c] = running_mean[c];
@@ -73,6 +92,15 @@ public:
       dgamma[c] += static_cast<float>(sums2_.data()[c]);
     }
     if (!dx) return;
+    if (sync_ && !eval) {  // dx needs the sums over the global batch; the parameters keep their own
+      double* s = shared_.data();
+      std::copy(sums_.data(), sums_.data() + C_, s);
+      std::copy(sums2_.data(), sums2_.data() + C_, s + C_);
+      sync_->sum(s, 2 * C_);
+      std::copy(s, s + C_, sums_.data());
+      std::copy(s + C_, s + 2 * C_, sums2_.data());
+      M = count_;
+    }
     // dx = scale * (dy - mean(dy) - xhat * mean(dy*xhat)) in training, scale * dy in evaluation,
     // folded into dx = dy*k1 + x*k2 + k3 so that it is one pass.
     for (std::size_t c = 0; c < C_; ++c) {
@@ -95,7 +123,8 @@ public:
   // Statistics saved from forward for backward, and per-channel coefficients.
   template <class Plan>
   void plan(Plan& p) const {
-    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + k1_.bytes() + k2_.bytes() + k3_.bytes());
+    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + k1_.bytes() + k2_.bytes() + k3_.bytes() +
+            shared_.bytes());
   }
 
 private:
@@ -108,6 +137,9 @@ private:
   std::size_t C_, HW_;
   ctnn::detail::Scratch<double> sums_, sums2_;
   ctnn::detail::Scratch<float> mean_, invstd_, k1_, k2_, k3_;
+  ctnn::detail::Scratch<double> shared_;  // what a synchronised pass sends
+  CrossReplicaSum* sync_ = nullptr;
+  double count_ = 0;  // values per channel in the last training forward (all processes' when synchronised)
 };
 
 }  // namespace ctnn::backend::cpu
