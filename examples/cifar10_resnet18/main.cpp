@@ -1,10 +1,15 @@
 // ResNet-18 on CIFAR-10 with the standard recipe (pad-4 crop, flip, normalisation; SGD, momentum 0.9,
 // weight decay 5e-4, lr 0.1, cosine, batch 128) through ctnn::train::fit, from --weights (ctnn, safetensors
 // or ONNX) to --export-onnx/--export-safetensors (--epochs 0: convert only); for CUDA too (--device cuda).
+// Under MPI (mpirun -np N ... --distributed) it trains data-parallel on N processes.
 // Exit codes: 0 done, 1 error, 2 usage or missing data, 3 stopped on a non-finite value (checkpoint kept).
 #include <ctnn/core/error.hpp>
 #include <ctnn/core/threading.hpp>
 #include <ctnn/optim/schedule.hpp>
+
+#if CTNN_HAS_MPI
+#include <ctnn/dist/mpi.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -12,7 +17,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "options.hpp"
 
@@ -61,13 +68,38 @@ int main(int argc, char** argv) {
   app.add_flag("--override", o.fit.override_settings, "resume although the settings differ from the checkpoint's");
   app.add_option("--log", o.fit.history, "per-epoch history CSV (scripts/plot_history.py draws it)");
   app.add_option("--device", o.device, "cpu | cuda (the cifar10_resnet18_cuda build)")->check(CLI::IsMember({"cpu", "cuda"}));
+  auto* distributed = app.add_flag("--distributed", o.distributed,
+                                   "data-parallel over the processes of mpirun -np N; --batch is the global batch");
+  app.add_flag("--sync-bn", o.fit.sync_batch_norm, "batch-norm statistics over all processes' batches")->needs(distributed);
+#if CTNN_HAS_MPI
+  std::unique_ptr<ctnn::dist::Mpi> mpi;
+  std::unique_ptr<ctnn::dist::MpiCommunicator> world;
+#endif
   try {
     app.parse(argc, argv);
+    if (o.distributed) {
+#if CTNN_HAS_MPI
+      mpi = std::make_unique<ctnn::dist::Mpi>(argc, argv);
+      world = std::make_unique<ctnn::dist::MpiCommunicator>();
+      o.fit.communicator = world.get();
+      if (o.threads == 0 && !std::getenv("OMP_NUM_THREADS"))  // the cores shared among this machine's processes
+        o.threads = std::max(1u, std::thread::hardware_concurrency() / unsigned(ctnn::dist::Mpi::local_size()));
+#else
+      throw ctnn::Error("--distributed: this build has no MPI (configure with Open MPI installed, CTNN_MPI=ON)");
+#endif
+    }
     if (o.threads > 0) ctnn::set_num_threads(static_cast<int>(o.threads));
     return run(o);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const ctnn::Error& e) {
+#if CTNN_HAS_MPI
+    if (world && world->size() > 1) {  // the other processes must not wait for this one
+      std::fprintf(stderr, "cifar10_resnet18 (rank %d of %d): %s\n", world->rank(), world->size(), e.what());
+      std::fflush(stderr);
+      world->abort(1);
+    }
+#endif
     std::fprintf(stderr, "cifar10_resnet18: %s\n", e.what());
     return 1;
   }

@@ -17,6 +17,7 @@ struct Options {
   float lr = 0.1f, momentum = 0.9f, wd = 5e-4f;
   std::uint64_t seed = 0;
   bool nesterov = false;
+  bool distributed = false;  // --distributed: fit.communicator is the MPI world (main.cpp)
 };
 
 // Initialises the network (--weights), trains it (unless --epochs 0) and writes --export-* (train.cpp).
