@@ -185,6 +185,8 @@ public:
   }
   // Seconds the last finish() took: the communication backward did not hide, and the averaging.
   double last_wait_seconds() const { return last_wait_; }
+  // When bucket b's sum was last started (a benchmark's timeline of backward).
+  std::chrono::steady_clock::time_point started_at(std::size_t b) const { return buckets_.at(b).started_at; }
   Communicator& communicator() { return comm_; }
 
 private:
@@ -192,6 +194,7 @@ private:
     std::size_t pending = 0;  // parameters whose gradients are not final yet
     float* data = nullptr;
     Communicator::Handle handle = 0;
+    std::chrono::steady_clock::time_point started_at{};
   };
 
   void start(std::size_t b) {
@@ -202,6 +205,7 @@ private:
       device::copy(k.data + offset, params[i].grad, params[i].size * sizeof(float));
       offset += params[i].size;
     }
+    k.started_at = std::chrono::steady_clock::now();
     k.handle = comm_.start_sum(k.data, k.floats, "the sum of a gradient bucket");
   }
 
