@@ -314,3 +314,18 @@ TEST_CASE("synchronised batch norm: two half batches on two threads = the whole 
     }
   }
 }
+
+TEST_CASE("fit refuses a loader that is not sharded for its communicator") {
+  const data::CifarDataset set = data::synthetic_cifar(32, 3);
+  data::LoaderOptions o = data::LoaderOptions::training(1, 8);
+  o.ranks = 2;
+  data::Loader loader(set, o);
+  Network<Seq<Flatten, Linear<3 * 32 * 32, 10>>, Shape<3, 32, 32>> net(8);
+  SGD opt{0.1f};
+  dist::Local alone;
+  train::Options fo;
+  fo.communicator = &alone;
+  fo.progress = train::ProgressStyle::none;
+  CHECK_THROWS_WITH_AS(train::fit(net, opt, loader, nullptr, fo),
+                       doctest::Contains("the training loader takes share 0 of 2 but this is process 0 of 1"), Error);
+}

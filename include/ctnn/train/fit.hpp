@@ -169,48 +169,48 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
   detail::CheckpointState<Opt, D> saved_state(optimizer, ema ? &*ema : nullptr);
   FitResult result;
   std::size_t step = 0;
-  std::map<std::string, std::string> resumed_notes;
 
   // ---- everything that can be wrong is found before the first step --------------------------------
   dist::agree(comm, "the checks before training", [&] {
-  const auto& shard = train.options();
-  if (shard.ranks != std::size_t(comm.size()) || shard.rank != std::size_t(comm.rank()))
-    ctnn::detail::fail(who, ": the training loader takes share ", shard.rank, " of ", shard.ranks, " but this is process ",
-                       comm.rank(), " of ", comm.size(), ": shard its options with dist::shard(options, communicator)");
-  if (eval && eval->options().ranks != 1 &&
-      (eval->options().ranks != std::size_t(comm.size()) || eval->options().rank != std::size_t(comm.rank())))
-    ctnn::detail::fail(who, ": the evaluation loader takes share ", eval->options().rank, " of ", eval->options().ranks,
-                       " but this is process ", comm.rank(), " of ", comm.size());
-  if (train.batches_per_epoch() == 0)
-    ctnn::detail::fail(who, ": the batch (", train.options().batch, ") is larger than the training set (", train.size(),
-                       " images) and drop_last leaves no batch: use a smaller batch");
-  if (train.local_batch() > net.max_batch())
-    ctnn::detail::fail(who, ": the loader's batch ", train.local_batch(), distributed ? " (this process's share)" : "",
-                       " exceeds the network's max_batch ", net.max_batch());
-  if (eval && eval->local_batch() > net.max_batch())
-    ctnn::detail::fail(who, ": the evaluation batch ", eval->local_batch(), " exceeds the network's max_batch ",
-                       net.max_batch());
-  if (o.resume && o.checkpoint.empty()) ctnn::detail::fail(who, ": resume needs a checkpoint path");
-  if (!o.checkpoint.empty()) {
-    if (o.resume && !io::exists(o.checkpoint))
-      ctnn::detail::fail(who, ": cannot resume: the checkpoint '", o.checkpoint, "' does not exist");
-    if (root && !o.resume && !o.overwrite && io::exists(o.checkpoint))
-      ctnn::detail::fail(who, ": the checkpoint '", o.checkpoint,
-                         "' exists; a new run would replace it after its first epoch: resume it, choose another "
-                         "path, or allow overwriting");
-    if (root) io::check_writable(o.checkpoint, "checkpoint");
-  }
+    const auto& shard = train.options();
+    if (shard.ranks != std::size_t(comm.size()) || shard.rank != std::size_t(comm.rank()))
+      ctnn::detail::fail(who, ": the training loader takes share ", shard.rank, " of ", shard.ranks,
+                         " but this is process ", comm.rank(), " of ", comm.size(),
+                         ": shard its options with dist::shard(options, communicator)");
+    if (eval && eval->options().ranks != 1 &&
+        (eval->options().ranks != std::size_t(comm.size()) || eval->options().rank != std::size_t(comm.rank())))
+      ctnn::detail::fail(who, ": the evaluation loader takes share ", eval->options().rank, " of ",
+                         eval->options().ranks, " but this is process ", comm.rank(), " of ", comm.size());
+    if (train.batches_per_epoch() == 0)
+      ctnn::detail::fail(who, ": the batch (", train.options().batch, ") is larger than the training set (",
+                         train.size(), " images) and drop_last leaves no batch: use a smaller batch");
+    if (train.local_batch() > net.max_batch())
+      ctnn::detail::fail(who, ": the loader's batch ", train.local_batch(),
+                         distributed ? " (this process's share)" : "", " exceeds the network's max_batch ", net.max_batch());
+    if (eval && eval->local_batch() > net.max_batch())
+      ctnn::detail::fail(who, ": the evaluation batch ", eval->local_batch(), " exceeds the network's max_batch ",
+                         net.max_batch());
+    if (o.resume && o.checkpoint.empty()) ctnn::detail::fail(who, ": resume needs a checkpoint path");
+    if (!o.checkpoint.empty()) {
+      if (o.resume && !io::exists(o.checkpoint))
+        ctnn::detail::fail(who, ": cannot resume: the checkpoint '", o.checkpoint, "' does not exist");
+      if (root && !o.resume && !o.overwrite && io::exists(o.checkpoint))
+        ctnn::detail::fail(who, ": the checkpoint '", o.checkpoint,
+                           "' exists; a new run would replace it after its first epoch: resume it, choose another "
+                           "path, or allow overwriting");
+      if (root) io::check_writable(o.checkpoint, "checkpoint");
+    }
 
-  if (o.resume) {
-    const io::TrainingState state = io::load_checkpoint(o.checkpoint, net, saved_state);
-    if (!o.override_settings) detail::check_settings(o.checkpoint, o.settings, state.notes);
-    result.first_epoch = static_cast<std::size_t>(state.epoch);
-    result.last_saved_epoch = result.first_epoch;
-    step = static_cast<std::size_t>(state.step);
-    if (o.on_resume) o.on_resume(state);
-  } else if (ema) {
-    ema->attach(net.parameters());
-  }
+    if (o.resume) {
+      const io::TrainingState state = io::load_checkpoint(o.checkpoint, net, saved_state);
+      if (!o.override_settings) detail::check_settings(o.checkpoint, o.settings, state.notes);
+      result.first_epoch = static_cast<std::size_t>(state.epoch);
+      result.last_saved_epoch = result.first_epoch;
+      step = static_cast<std::size_t>(state.step);
+      if (o.on_resume) o.on_resume(state);
+    } else if (ema) {
+      ema->attach(net.parameters());
+    }
   });
   result.epochs_done = result.first_epoch;
   result.steps = step;
@@ -403,23 +403,23 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
 
     if (!o.checkpoint.empty()) {
       dist::agree(comm, "saving the checkpoint", [&] {
-      if (!root) return;
-      io::TrainingState state;
-      state.epoch = r.epoch;
-      state.step = step;
-      for (const auto& [k, v] : o.settings) state.notes[std::string(detail::setting_prefix) + k] = v;
-      state.metrics["test_acc"] = r.test_acc;
-      io::save_checkpoint(o.checkpoint, net, saved_state, state);
-      if (ema) {  // the averaged weights, loadable with net.load()
-        ema->apply(net.parameters());
-        try {
-          io::save_weights(o.checkpoint + ".ema", net);
-        } catch (...) {
+        if (!root) return;
+        io::TrainingState state;
+        state.epoch = r.epoch;
+        state.step = step;
+        for (const auto& [k, v] : o.settings) state.notes[std::string(detail::setting_prefix) + k] = v;
+        state.metrics["test_acc"] = r.test_acc;
+        io::save_checkpoint(o.checkpoint, net, saved_state, state);
+        if (ema) {  // the averaged weights, loadable with net.load()
+          ema->apply(net.parameters());
+          try {
+            io::save_weights(o.checkpoint + ".ema", net);
+          } catch (...) {
+            ema->restore(net.parameters());
+            throw;
+          }
           ema->restore(net.parameters());
-          throw;
         }
-        ema->restore(net.parameters());
-      }
       });
       result.last_saved_epoch = r.epoch;
     }
