@@ -333,3 +333,33 @@ TEST_CASE("A ResNet-18 training step allocates nothing after two warm-up steps")
   const auto [small_news, small_cs] = allocations_during(step);
   CHECK_MESSAGE(small_news + small_cs == 0, "allocations in a step of batch 2: " << small_news << " + " << small_cs);
 }
+
+TEST_CASE("Network: every gradient in one buffer, the last parameter first, zeroed by zero_grad") {
+  Network<Seq<Conv<3, 4>, BatchNorm<4>, ReLU, GlobalAvgPool, Flatten, Linear<4, 3>>, Shape<3, 6, 6>> net(2, 1);
+  const auto params = net.parameters();
+  const std::span<float> all = net.gradient_buffer();
+  REQUIRE(params.size() == 5);
+  CHECK(params.back().grad == all.data());  // Linear's bias, finished first by backward
+  for (std::size_t i = 0; i + 1 < params.size(); ++i) {
+    CHECK(params[i].grad > params[i + 1].grad);
+    CHECK(params[i + 1].grad + params[i + 1].size <= params[i].grad);
+    CHECK((params[i].grad - all.data()) % 16 == 0);
+  }
+  CHECK(params[0].grad + params[0].size <= all.data() + all.size());
+  // The layers write into it: one backward makes every gradient nonzero somewhere.
+  Tensor<Shape<3, 6, 6>> x(2);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(i % 5) - 2.f;
+  const auto& y = net.forward(x, Mode::train);
+  Tensor<Shape<3>> dy(2);
+  for (std::size_t i = 0; i < dy.size(); ++i) dy.data()[i] = float(i) - 2.5f;
+  (void)y;
+  net.zero_grad();
+  net.backward(dy);
+  for (const auto& p : params) {
+    bool nonzero = false;
+    for (std::size_t i = 0; i < p.size; ++i) nonzero = nonzero || p.grad[i] != 0.f;
+    CHECK_MESSAGE(nonzero, p.name);
+  }
+  net.zero_grad();
+  for (float v : all) REQUIRE(v == 0.f);
+}

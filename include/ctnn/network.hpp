@@ -52,6 +52,7 @@ public:
     params_ = std::move(c.parameters());
     buffers_ = std::move(c.buffers());
     syncs_ = std::move(c.synchronizables());
+    bind_gradients(c.gradient_rebinders());
     for (const auto& p : params_) parameter_count_ += p.size;
     if constexpr (runnable) detail::plan_layer(root_, plan_, MemoryPlan<Device>::external);
     plan_.finish();
@@ -115,20 +116,25 @@ public:
   std::span<Buffer> buffers() { return buffers_; }
   std::span<const Buffer> buffers() const { return buffers_; }
   std::size_t parameter_count() const { return parameter_count_; }
+  // The one buffer that holds the parameters' gradients, the last parameter's first.
+  std::span<float> gradient_buffer() { return {gradients_.data(), gradients_.capacity()}; }
 
   // The bytes this network holds, by role (all of them for networks of ctnn's layers; a layer
   // without a plan member is not counted). ctnn::memory(net, optimizer) adds the optimizer's state.
   MemoryReport memory() const {
     MemoryReport r = plan_.report();
     for (const auto& p : params_) r.parameters += p.size * sizeof(float);
-    r.gradients = r.parameters;
+    r.gradients = gradients_.capacity_bytes();
+    for (const std::size_t i : loose_gradients_) r.gradients += params_[i].size * sizeof(float);
     for (const auto& b : buffers_) r.buffers += b.size * sizeof(float);
     return r;
   }
   std::size_t max_batch() const { return max_batch_; }
 
+  // One memset: the gradients share one buffer (those of layers that report raw pointers, one each).
   void zero_grad() {
-    for (auto& p : params_) Device::zero(p.grad, p.size * sizeof(float));
+    if (gradients_.capacity()) gradients_.zero();
+    for (const std::size_t i : loose_gradients_) Device::zero(params_[i].grad, params_[i].size * sizeof(float));
   }
 
   root_type& root() { return root_; }
@@ -155,6 +161,31 @@ public:
 private:
   static constexpr bool runnable = wiring::wired_v<Spec, InShape> && detail::runnable_v<Spec, InShape, Device>;
 
+  // Every parameter's gradient in one buffer, the last parameter first (backward finishes them in
+  // about that order, so a data-parallel bucket is one contiguous range), each at a 64-byte boundary.
+  void bind_gradients(std::vector<std::function<void(float*)>>& rebind) {
+    constexpr std::size_t align = 64 / sizeof(float);
+    constexpr std::size_t none = ~std::size_t{0};
+    std::vector<std::size_t> offset(params_.size(), none);
+    std::size_t total = 0;
+    for (std::size_t i = params_.size(); i-- > 0;) {
+      if (!rebind[i]) {
+        loose_gradients_.push_back(i);
+        continue;
+      }
+      offset[i] = total;
+      total += (params_[i].size + align - 1) / align * align;
+    }
+    if (total == 0) return;
+    gradients_ = Tensor<Shape<1>, Device>(total);
+    gradients_.zero();
+    for (std::size_t i = 0; i < params_.size(); ++i)
+      if (offset[i] != none) {
+        rebind[i](gradients_.data() + offset[i]);
+        params_[i].grad = gradients_.data() + offset[i];
+      }
+  }
+
   static std::size_t check_batch(std::size_t n) {
     if (n == 0) detail::fail("ctnn::Network: max_batch must be at least 1");
     return n;
@@ -163,6 +194,8 @@ private:
   std::size_t max_batch_;
   Rng init_rng_;
   MemoryPlan<Device> plan_;  // owns the shared buffers the layers are bound to: declared before them
+  Tensor<Shape<1>, Device> gradients_;  // every gradient the layers let it hold (bind_gradients)
+  std::vector<std::size_t> loose_gradients_;  // parameters whose gradients stay in their layers
   root_type root_;
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;

@@ -55,6 +55,7 @@ struct Stand_in final : dist::Communicator {
   float other = 1.f;
   double other_failures = 0;
   std::vector<bool> started_before_first_layer;
+  std::vector<const float*> summed;  // where each sum ran
   int rank() const override { return 0; }
   int size() const override { return 2; }
   std::string name() const override { return "stand-in"; }
@@ -64,6 +65,7 @@ struct Stand_in final : dist::Communicator {
     bool zero = true;
     for (std::size_t i = 0; i < p0.size; ++i) zero = zero && p0.grad[i] == 0.f;
     started_before_first_layer.push_back(zero);
+    summed.push_back(data);
     for (std::size_t i = 0; i < n; ++i) data[i] += other * data[i];
     return 0;
   }
@@ -134,6 +136,9 @@ TEST_CASE("DataParallel: buckets in reverse order, started during backward, grad
   CHECK(comm.started_before_first_layer.front());  // overlapped with the rest of backward
   CHECK_FALSE(comm.started_before_first_layer.back());
   CHECK(gradients(net) == alone);
+  // Summed where the gradients are: in the network's one gradient buffer, no copy.
+  const std::span<float> all = net.gradient_buffer();
+  for (const float* p : comm.summed) CHECK((p >= all.data() && p < all.data() + all.size()));
 
   // The other process's gradients are zero: half of this one's.
   comm.other = 0.f;

@@ -63,6 +63,16 @@ public:
   void parameter(std::string_view name, float* value, float* grad, std::size_t size, ParamKind kind,
                  std::vector<std::size_t> shape = {}) {
     params_.push_back(Parameter{full_name(name), value, grad, size, kind, std::move(shape)});
+    rebinders_.emplace_back();
+  }
+  // A parameter whose value and gradient are tensors: the network may move the gradient into its
+  // one gradient buffer (Tensor::bind), so that all gradients are zeroed by one memset and reduced
+  // in contiguous buckets.
+  template <class Value, class Grad>
+    requires requires(Value& v, Grad& g, float* p) { v.data(); g.bind(p); g.capacity(); }
+  void parameter(std::string_view name, Value& value, Grad& grad, ParamKind kind, std::vector<std::size_t> shape = {}) {
+    parameter(name, value.data(), grad.data(), grad.capacity() * Grad::sample_size, kind, std::move(shape));
+    rebinders_.back() = [&grad](float* storage) { grad.bind(storage); };
   }
   void buffer(std::string_view name, float* value, std::size_t size, std::vector<std::size_t> shape = {}) {
     buffers_.push_back(Buffer{full_name(name), value, size, std::move(shape)});
@@ -95,6 +105,8 @@ public:
   std::vector<Parameter>& parameters() { return params_; }
   std::vector<Buffer>& buffers() { return buffers_; }
   std::vector<std::function<void(CrossReplicaSum*)>>& synchronizables() { return syncs_; }
+  // Per parameter: how to move its gradient to other storage (empty: it cannot be moved).
+  std::vector<std::function<void(float*)>>& gradient_rebinders() { return rebinders_; }
 
 private:
   std::string full_name(std::string_view name) const {
@@ -106,6 +118,7 @@ private:
   std::vector<Parameter> params_;
   std::vector<Buffer> buffers_;
   std::vector<std::function<void(CrossReplicaSum*)>> syncs_;
+  std::vector<std::function<void(float*)>> rebinders_;
   GradientHook* const* hook_ = nullptr;
 };
 

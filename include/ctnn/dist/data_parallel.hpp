@@ -11,8 +11,9 @@
 //
 // The parameters are grouped into buckets of about `bucket_bytes`, in reverse order (the order in
 // which backward finishes them). The network's gradient hook tells DataParallel when a layer's
-// gradients are final; once all of a bucket's are, they are copied into the bucket's buffer and
-// its sum is started, while backward goes on with the layers below. Buckets start in the same
+// gradients are final; once all of a bucket's are, its sum is started, while backward goes on with
+// the layers below. A Network keeps every gradient in one buffer, the last parameter first, so a
+// bucket is summed and averaged where it is (a network without one gets a copy per bucket). Buckets start in the same
 // order on every process (MPI and NCCL need collectives in one order). finish() waits for them
 // and writes the averages back. Nothing is allocated per step.
 //
@@ -114,7 +115,8 @@ public:
         b.floats += params[i].size;
       }
       b.pending = last - first;
-      b.data = static_cast<float*>(device::allocate(b.floats * sizeof(float), "ctnn::dist::DataParallel bucket"));
+      if (!in_place(b, net))
+        b.data = b.own = static_cast<float*>(device::allocate(b.floats * sizeof(float), "ctnn::dist::DataParallel bucket"));
       buckets_.push_back(b);
       last = first;
     }
@@ -125,7 +127,8 @@ public:
   DataParallel& operator=(const DataParallel&) = delete;
   ~DataParallel() {
     net_.set_gradient_hook(previous_);
-    for (auto& b : buckets_) device::deallocate(b.data);
+    for (auto& b : buckets_)
+      if (b.own) device::deallocate(b.own);
   }
 
   // Parameters and buffers (batch-norm statistics) from rank 0 to every process.
@@ -160,6 +163,11 @@ public:
     const float scale = 1.f / float(comm_.size());
     for (auto& b : buckets_) {
       comm_.wait(b.handle);
+      if (!b.own) {  // the sum is in the gradients themselves
+        const expr::TensorLeaf<float> sum{{}, b.data};
+        expr::assign_flat<device>(b.data, b.span, expr::scalar(scale) * sum);
+        continue;
+      }
       std::size_t offset = 0;
       for (std::size_t i = b.first; i < b.last; ++i) {
         const expr::TensorLeaf<float> sum{{}, b.data + offset};
@@ -192,21 +200,51 @@ public:
 private:
   struct Bucket : BucketInfo {
     std::size_t pending = 0;  // parameters whose gradients are not final yet
-    float* data = nullptr;
+    float* data = nullptr;    // what is summed: the gradients themselves, or `own`
+    float* own = nullptr;     // a buffer of the bucket's own, when its gradients are not contiguous
+    std::size_t span = 0;     // floats summed in place (the gradients and the padding between them)
     Communicator::Handle handle = 0;
     std::chrono::steady_clock::time_point started_at{};
   };
 
+  // A network that keeps its gradients in one buffer (Network::gradient_buffer, the last parameter
+  // first) lets a bucket be summed where it is: one range of that buffer that no other parameter's
+  // gradient overlaps.
+  static bool in_place(Bucket& b, Net& net) {
+    if constexpr (requires { net.gradient_buffer(); }) {
+      const std::span<float> all = net.gradient_buffer();
+      const auto params = net.parameters();
+      float* lo = params[b.last - 1].grad;
+      float* hi = params[b.first].grad + params[b.first].size;
+      auto inside = [&](const float* p, std::size_t n) { return p >= all.data() && p + n <= all.data() + all.size(); };
+      if (all.empty() || lo >= hi || !inside(lo, std::size_t(hi - lo))) return false;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        const bool overlaps = params[i].grad < hi && params[i].grad + params[i].size > lo;
+        const bool mine = i >= b.first && i < b.last;
+        if (overlaps != mine) return false;
+      }
+      b.data = lo;
+      b.span = std::size_t(hi - lo);
+      return true;
+    } else {
+      return false;
+    }
+  }
+
   void start(std::size_t b) {
     Bucket& k = buckets_[b];
-    const auto params = net_.parameters();
-    std::size_t offset = 0;
-    for (std::size_t i = k.first; i < k.last; ++i) {
-      device::copy(k.data + offset, params[i].grad, params[i].size * sizeof(float));
-      offset += params[i].size;
+    std::size_t n = k.span;
+    if (k.own) {
+      const auto params = net_.parameters();
+      std::size_t offset = 0;
+      for (std::size_t i = k.first; i < k.last; ++i) {
+        device::copy(k.data + offset, params[i].grad, params[i].size * sizeof(float));
+        offset += params[i].size;
+      }
+      n = k.floats;
     }
     k.started_at = std::chrono::steady_clock::now();
-    k.handle = comm_.start_sum(k.data, k.floats, "the sum of a gradient bucket");
+    k.handle = comm_.start_sum(k.data, n, "the sum of a gradient bucket");
   }
 
   std::size_t first_pending(std::size_t b) const {

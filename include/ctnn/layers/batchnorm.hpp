@@ -82,8 +82,8 @@ struct BatchNorm {
     }
 
     void collect(Collector& c) {
-      c.parameter("weight", gamma_.data(), dgamma_.data(), C, ParamKind::norm_weight);
-      c.parameter("bias", beta_.data(), dbeta_.data(), C, ParamKind::norm_bias);
+      c.parameter("weight", gamma_, dgamma_, ParamKind::norm_weight);
+      c.parameter("bias", beta_, dbeta_, ParamKind::norm_bias);
       c.buffer("running_mean", mean_.data(), C);
       c.buffer("running_var", var_.data(), C);
       c.synchronizable([this](CrossReplicaSum* sum) { synchronize(sum); });

@@ -129,8 +129,8 @@ struct Conv {
     }
 
     void collect(Collector& c) {
-      c.parameter("weight", w_.data(), dw_.data(), weight_size, ParamKind::weight, {Out, In / group_count, Kernel, Kernel});
-      if constexpr (has_bias) c.parameter("bias", b_.data(), db_.data(), Out, ParamKind::bias);
+      c.parameter("weight", w_, dw_, ParamKind::weight, {Out, In / group_count, Kernel, Kernel});
+      if constexpr (has_bias) c.parameter("bias", b_, db_, ParamKind::bias);
     }
 
     weight_type& weight() { return w_; }

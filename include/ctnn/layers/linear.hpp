@@ -67,8 +67,8 @@ struct Linear {
     }
 
     void collect(Collector& c) {
-      c.parameter("weight", w_.data(), dw_.data(), In * Out, ParamKind::weight, {Out, In});
-      c.parameter("bias", b_.data(), db_.data(), Out, ParamKind::bias);
+      c.parameter("weight", w_, dw_, ParamKind::weight, {Out, In});
+      c.parameter("bias", b_, db_, ParamKind::bias);
     }
 
     Tensor<Shape<Out * In>, D>& weight() { return w_; }
