@@ -132,6 +132,8 @@ public:
   int device() const { return device_; }
   cudaStream_t stream() const { return stream_; }
 
+  // Each call is one NCCL operation, so none is wrapped in ncclGroupStart/End (a group only
+  // matters for several operations that must start together).
   Handle start_sum(float* data, std::size_t n, const char* what) override {
     usable(what);
     const Handle h = free_slot();
@@ -144,7 +146,7 @@ public:
     if (!comm_) return;
     ncclResult_t state = ncclSuccess;
     check(ncclCommGetAsyncError(comm_, &state), "ncclCommGetAsyncError", "an operation in flight");
-    if (state != ncclSuccess && state != ncclInProgress) failed(state, "ncclCommGetAsyncError", "an operation in flight");
+    if (state != ncclSuccess && state != ncclInProgress) failed(state, "an NCCL operation", "an operation in flight");
   }
   void wait(Handle h) override {
     Slot& s = slots_.at(h);
@@ -197,12 +199,13 @@ private:
   // stop and the stream moves on) before the error is thrown.
   [[noreturn]] void failed(ncclResult_t rc, const char* call, const char* what) {
     std::string reason = ncclGetErrorString(rc);
-    if (comm_) {
+    const bool had = comm_ != nullptr;
+    if (had) {
       const char* last = ncclGetLastError(comm_);
       if (last && *last) reason += ctnn::detail::cat(" (", last, ")");
     }
     abort_nccl();
-    fail(call, " failed during ", what, ": ", reason, "; the NCCL communicator has been aborted");
+    fail(call, " failed during ", what, ": ", reason, had ? "; the NCCL communicator has been aborted" : "");
   }
   void check(ncclResult_t rc, const char* call, const char* what) {
     if (rc != ncclSuccess) failed(rc, call, what);
