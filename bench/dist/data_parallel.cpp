@@ -8,14 +8,16 @@
 //   img/s        global images per second
 //   exposed_ms   time in DataParallel::finish(): the communication backward did not hide
 //   backward_ms  backward alone (the sums it starts included)
+//   averaging_ms the part of exposed_ms that divides the sums by the process count
 // and BM_allreduce: a sum alone, its time and bus bandwidth (2 (N-1)/N bytes per process).
-// With --timeline FILE rank 0 writes, for the last step at the default bucket size, each bucket's
-// size and when its sum started (ms after backward began) and when backward ended: the input of
-// bench/dist/scaling_model.py.
+// With --timeline FILE rank 0 writes, for the last step at 25 MB buckets, each bucket's size and
+// when its sum started, each parameter's size and when its gradient became final (ms after
+// backward began), and how long backward took: the input of bench/dist/scaling_model.py.
 #include <benchmark/benchmark.h>
 #include <ctnn/ctnn.hpp>
 #include <ctnn/dist/mpi.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +50,17 @@ struct Setup {
   }
 };
 
+// When each parameter's gradient became final in the last backward (ms after it began).
+struct Timeline final : ctnn::GradientHook {
+  clock_type::time_point start;
+  std::vector<double> ready_ms;
+  void gradients_ready(std::size_t first, std::size_t last) override {
+    const double t = ms(clock_type::now() - start);
+    for (std::size_t i = first; i < last; ++i)
+      if (ready_ms[i] < 0) ready_ms[i] = t;
+  }
+};
+
 void BM_step(benchmark::State& state) {
   static std::unique_ptr<Setup> setup;  // one network for every benchmark: built once
   if (!setup) setup = std::make_unique<Setup>();
@@ -55,9 +68,13 @@ void BM_step(benchmark::State& state) {
   const bool parallel = world->size() > 1;
   const std::size_t bucket_bytes = std::size_t(state.range(0)) << 20;
   const bool overlap = state.range(1) != 0;
+  const bool record = parallel && world->is_root() && !timeline_path.empty() && state.range(0) == 25 && state.range(1) == 1;
+  Timeline timeline;
+  timeline.ready_ms.assign(s.net.parameters().size(), -1.0);
+  if (record) s.net.set_gradient_hook(&timeline);  // DataParallel passes the calls on
   std::unique_ptr<ctnn::dist::DataParallel<Net>> dp;
   if (parallel) dp = std::make_unique<ctnn::dist::DataParallel<Net>>(s.net, *world, ctnn::dist::DataParallelOptions{bucket_bytes, overlap, false});
-  double exposed = 0, backward = 0;
+  double exposed = 0, backward = 0, averaging = 0;
   clock_type::time_point backward_start, backward_end;
   for (auto _ : state) {
     world->barrier("the start of a step");
@@ -65,7 +82,8 @@ void BM_step(benchmark::State& state) {
     const auto& logits = s.net.forward(s.x, ctnn::Mode::train);
     ctnn::softmax_cross_entropy(logits, s.labels, s.grad, 0.f);
     s.net.zero_grad();
-    backward_start = clock_type::now();
+    std::fill(timeline.ready_ms.begin(), timeline.ready_ms.end(), -1.0);
+    backward_start = timeline.start = clock_type::now();
     s.net.backward(s.grad);
     backward_end = clock_type::now();
     const auto t2 = clock_type::now();
@@ -74,15 +92,17 @@ void BM_step(benchmark::State& state) {
     s.sgd.step(s.net.parameters());
     const auto t4 = clock_type::now();
     exposed += ms(t3 - t2);
+    if (dp) averaging += dp->last_average_seconds() * 1000;
     backward += ms(backward_end - backward_start);
     state.SetIterationTime(std::chrono::duration<double>(t4 - t0).count());
   }
   const double n = double(state.iterations());
   state.counters["exposed_ms"] = exposed / n;
   state.counters["backward_ms"] = backward / n;
+  state.counters["averaging_ms"] = averaging / n;
   state.counters["img/s"] = benchmark::Counter(double(global_batch) * n, benchmark::Counter::kIsRate);
   state.counters["buckets"] = dp ? double(dp->buckets().size()) : 0;
-  if (dp && world->is_root() && !timeline_path.empty() && bucket_bytes == (std::size_t{25} << 20) && overlap) {
+  if (record) {
     if (std::FILE* f = std::fopen(timeline_path.c_str(), "w")) {
       std::fprintf(f, "{\"processes\": %d, \"global_batch\": %zu, \"backward_ms\": %.3f, \"buckets\": [", world->size(),
                    global_batch, ms(backward_end - backward_start));
@@ -90,10 +110,17 @@ void BM_step(benchmark::State& state) {
       for (std::size_t b = 0; b < buckets.size(); ++b)
         std::fprintf(f, "%s{\"bytes\": %zu, \"ready_ms\": %.3f}", b ? ", " : "", buckets[b].floats * sizeof(float),
                      ms(dp->started_at(b) - backward_start));
+      std::fprintf(f, "], \"parameters\": [");  // in reverse order, as buckets take them
+      const auto params = s.net.parameters();
+      for (std::size_t i = params.size(); i-- > 0;)
+        std::fprintf(f, "%s{\"bytes\": %zu, \"ready_ms\": %.3f}", i + 1 < params.size() ? ", " : "",
+                     params[i].size * sizeof(float), timeline.ready_ms[i]);
       std::fprintf(f, "]}\n");
       std::fclose(f);
     }
   }
+  dp.reset();
+  s.net.set_gradient_hook(nullptr);
 }
 // Bucket MB x overlap. One process: a plain step (the bucket arguments do not apply).
 BENCHMARK(BM_step)->ArgsProduct({{1, 5, 25, 100}, {1, 0}})->ArgNames({"bucket_mb", "overlap"})->Iterations(4)

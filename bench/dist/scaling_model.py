@@ -8,10 +8,17 @@ when it is ready and the previous one is done. What is left after backward ends 
 step(N) = step(1) + exposed, and the weak-scaling efficiency (same batch per process) is
 step(1) / step(N). Compute slowed down by the communication and the optimizer are not modelled.
 
+Each parameter's measured ready time lets the model re-form the buckets at any size, as
+DataParallel does (reverse order, a bucket closes once it holds bucket_bytes). finish() then
+averages in place: on the CPU its measured time (averaging_ms) is added; on a GPU it is a pass
+over the gradients at HBM speed.
+
 First the model is checked on the machine it was measured on: alpha and B fitted to the sums
-alone (BM_allreduce), the predicted exposed time against the measured one (BM_step). Then the
-timeline is scaled to a GPU step and the model applied to 8 GPUs over NVLink and over 100 Gb/s
-Ethernet, with the link figures given below (assumptions, overridable).
+alone (BM_allreduce), the predicted exposed time against the measured one (BM_step) at every
+bucket size. Then the timeline is scaled to a GPU step and the model applied to 8 GPUs over
+NVLink and over 100 Gb/s Ethernet, with the link figures given below (assumptions, overridable).
+On the CPU an MPI sum progresses only while a process is inside MPI (DataParallel polls at every
+layer boundary); NCCL progresses on the GPU by itself, so the model assumes full progress.
 
   python3 bench/dist/scaling_model.py timeline.json --measured many.json [--single one.json]
 Standard library only.
@@ -34,6 +41,20 @@ def exposed_ms(buckets, backward_ms, n, alpha_ms, bus_bytes_per_ms):
         start = max(ready, link_free)
         link_free = start + allreduce_ms(nbytes, n, alpha_ms, bus_bytes_per_ms)
     return max(0.0, link_free - backward_ms)
+
+
+def rebucket(params, bucket_bytes):
+    """params: [(bytes, ready_ms)] in reverse order -> [(bytes, ready_ms)] per bucket."""
+    out, nbytes, ready = [], 0, 0.0
+    for b, r in params:
+        nbytes += b
+        ready = max(ready, r)
+        if nbytes >= bucket_bytes:
+            out.append((nbytes, ready))
+            nbytes, ready = 0, 0.0
+    if nbytes:
+        out.append((nbytes, ready))
+    return out
 
 
 def medians(path, prefix):
@@ -68,24 +89,26 @@ def main():
     ap.add_argument("--measured", help="Google Benchmark JSON of the multi-process run")
     ap.add_argument("--single", help="Google Benchmark JSON of the one-process run")
     ap.add_argument("--gpus", type=int, default=8)
+    ap.add_argument("--bucket-mb", type=float, nargs="+", default=[1, 5, 25, 100])
     ap.add_argument("--gpu-step-ms", type=float, nargs="+", default=[2.56, 10.24],
                     help="GPU step times to model (default: 50,000 img/s at 128 and at 512 images per GPU)")
     ap.add_argument("--nvlink-gbs", type=float, default=360.0, help="NVLink/NVSwitch all-reduce bus bandwidth, GB/s")
     ap.add_argument("--nvlink-alpha-us", type=float, default=10.0)
     ap.add_argument("--ethernet-gbs", type=float, default=11.0, help="100 Gb/s Ethernet (RoCE) bus bandwidth, GB/s")
     ap.add_argument("--ethernet-alpha-us", type=float, default=30.0)
+    ap.add_argument("--hbm-gbs", type=float, default=4000.0, help="GPU memory bandwidth for the averaging pass, GB/s")
     a = ap.parse_args()
 
     with open(a.timeline) as f:
         t = json.load(f)
     n = t["processes"]
-    buckets = [(b["bytes"], b["ready_ms"]) for b in t["buckets"]]
+    params = [(p["bytes"], p["ready_ms"]) for p in t["parameters"]]
     backward = t["backward_ms"]
-    total = sum(b for b, _ in buckets)
+    total = sum(b for b, _ in params)
     print(f"timeline: {n} processes, global batch {t['global_batch']}, backward {backward:.1f} ms, "
-          f"{len(buckets)} buckets, {total / 1e6:.1f} MB of gradients")
-    for i, (nbytes, ready) in enumerate(buckets):
-        print(f"  bucket {i}: {nbytes / 1e6:6.2f} MB ready at {ready:7.1f} ms ({100 * ready / backward:5.1f}% of backward)")
+          f"{len(params)} parameters, {total / 1e6:.1f} MB of gradients")
+    for i, (nbytes, ready) in enumerate(rebucket(params, 25 << 20)):
+        print(f"  25 MB bucket {i}: {nbytes / 1e6:6.2f} MB ready at {ready:7.1f} ms ({100 * ready / backward:5.1f}% of backward)")
 
     step_cpu = None
     if a.measured:
@@ -95,45 +118,54 @@ def main():
         print(f"\nthis machine, {n} processes: sums alone " +
               ", ".join(f"{s / (1 << 20):.0f} MB {ms:.2f} ms" for s, ms in sorted(pts)) +
               f" -> alpha {alpha * 1000:.1f} us, bus bandwidth {bus / 1e6:.2f} GB/s")
-        predicted = exposed_ms(buckets, backward, n, alpha, bus)
-        key = [k for k in steps if "bucket_mb:25/overlap:1" in k]
-        if key:
-            m = steps[key[0]]
-            step_cpu = m["real_time"]
-            print(f"check: exposed communication at 25 MB buckets, overlapped: predicted {predicted:.1f} ms, "
-                  f"measured {m['exposed_ms']:.1f} ms (finish() also averages: a copy of {total / 1e6:.0f} MB)")
-            print("\n| bucket MB | overlap | step ms | exposed ms | backward ms | img/s |")
-            print("|---:|---:|---:|---:|---:|---:|")
-            for k in sorted(steps, key=lambda k: (int(k.split("bucket_mb:")[1].split("/")[0]), k)):
-                s = steps[k]
-                mb = k.split("bucket_mb:")[1].split("/")[0]
-                ov = k.split("overlap:")[1].split("/")[0]
-                print(f"| {mb} | {ov} | {s['real_time']:.0f} | {s['exposed_ms']:.1f} | {s['backward_ms']:.0f} | {s['img/s']:.0f} |")
+        def run(mb, overlap):
+            k = [k for k in steps if f"bucket_mb:{mb}/overlap:{overlap}/" in k]
+            return steps[k[0]] if k else None
+        base = run(25, 1)
+        averaging = base["averaging_ms"] if base else 0.0
+        print(f"finish()'s averaging pass (measured): {averaging:.1f} ms")
+        print("\n| bucket MB | buckets | step ms, overlapped | step ms, after backward | exposed ms, overlapped (model) | exposed ms, after backward | hidden | img/s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for mb in a.bucket_mb:
+            mb = int(mb)
+            on, off = run(mb, 1), run(mb, 0)
+            if not on or not off:
+                continue
+            model = exposed_ms(rebucket(params, mb << 20), backward, n, alpha, bus) + averaging
+            hidden = 1 - on["exposed_ms"] / off["exposed_ms"] if off["exposed_ms"] > 0 else 0
+            print(f"| {mb} | {on['buckets']:.0f} | {on['real_time']:.0f} | {off['real_time']:.0f} | {on['exposed_ms']:.1f} ({model:.1f}) | "
+                  f"{off['exposed_ms']:.1f} | {100 * hidden:.0f}% | {on['img/s']:.0f} |")
+            if mb == 25:
+                step_cpu = on["real_time"]
     if a.single:
         one = medians(a.single, "BM_step")
         if one:
             s1 = list(one.values())[0]
             line = f"\n1 process x all threads: step {s1['real_time']:.0f} ms, {s1['img/s']:.0f} img/s"
             if step_cpu:
-                line += f"; {n} processes x 1 thread at 25 MB buckets: {step_cpu:.0f} ms ({s1['real_time'] / step_cpu:.2f}x)"
+                line += f"; {n} processes x 1 thread at 25 MB buckets: {step_cpu:.0f} ms ({s1['real_time'] / step_cpu:.2f}x its speed)"
             print(line)
 
-    # The GPU prediction: the same buckets, ready at the same fractions of a GPU's backward.
+    # The GPU prediction: the parameters ready at the same fractions of a GPU's backward.
     share = backward / step_cpu if step_cpu else 0.6
-    print(f"\nmodel for {a.gpus} GPUs (backward = {100 * share:.0f}% of the step, as measured here; fp32 gradients, "
-          f"{total / 1e6:.1f} MB per step; 25 MB buckets as in the timeline)")
-    print("\n| link | bus GB/s | alpha us | GPU step ms | all-reduce ms (alone) | exposed ms | efficiency |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"\nmodel for {a.gpus} GPUs, same batch per GPU (backward = {100 * share:.0f}% of the step, as measured here; "
+          f"fp32 gradients, {total / 1e6:.1f} MB per step; averaging at {a.hbm_gbs:g} GB/s)")
+    print("\n| link | bus GB/s | alpha us | GPU step ms | bucket MB | all-reduce ms (alone) | exposed ms | efficiency |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    averaging_gpu = 2 * total / (a.hbm_gbs * 1e6)
     for name, gbs, alpha_us in (("NVLink/NVSwitch", a.nvlink_gbs, a.nvlink_alpha_us),
                                 ("100 Gb/s Ethernet", a.ethernet_gbs, a.ethernet_alpha_us)):
         bus = gbs * 1e6  # bytes per ms
         alpha = alpha_us / 1000
         for step in a.gpu_step_ms:
             bwd = share * step
-            scaled = [(nbytes, ready / backward * bwd) for nbytes, ready in buckets]
-            e = exposed_ms(scaled, bwd, a.gpus, alpha, bus)
-            alone = sum(allreduce_ms(nb, a.gpus, alpha, bus) for nb, _ in buckets)
-            print(f"| {name} | {gbs:g} | {alpha_us:g} | {step:g} | {alone:.2f} | {e:.2f} | {100 * step / (step + e):.0f}% |")
+            scaled = [(nbytes, ready / backward * bwd) for nbytes, ready in params]
+            for mb in a.bucket_mb:
+                buckets = rebucket(scaled, mb * (1 << 20))
+                e = exposed_ms(buckets, bwd, a.gpus, alpha, bus) + averaging_gpu
+                alone = sum(allreduce_ms(nb, a.gpus, alpha, bus) for nb, _ in buckets)
+                print(f"| {name} | {gbs:g} | {alpha_us:g} | {step:g} | {mb:g} | {alone:.2f} | {e:.2f} | "
+                      f"{100 * step / (step + e):.0f}% |")
 
 
 if __name__ == "__main__":

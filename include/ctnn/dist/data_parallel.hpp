@@ -139,6 +139,7 @@ public:
 
   // Called by the network during backward.
   void gradients_ready(std::size_t first, std::size_t last) override {
+    if (previous_) previous_->gradients_ready(first, last);  // a hook set before this one still hears
     for (std::size_t i = first; i < last; ++i)
       if (!ready_[i]) {
         ready_[i] = 1;
@@ -161,8 +162,15 @@ public:
     }
     while (next_ < buckets_.size()) start(next_++);
     const float scale = 1.f / float(comm_.size());
+    std::chrono::steady_clock::duration averaging{};
     for (auto& b : buckets_) {
       comm_.wait(b.handle);
+      const auto a0 = std::chrono::steady_clock::now();
+      struct Timed {  // the averaging's share of finish(), for last_average_seconds()
+        std::chrono::steady_clock::duration& total;
+        std::chrono::steady_clock::time_point start;
+        ~Timed() { total += std::chrono::steady_clock::now() - start; }
+      } timed{averaging, a0};
       if (!b.own) {  // the sum is in the gradients themselves
         const expr::TensorLeaf<float> sum{{}, b.data};
         expr::assign_flat<device>(b.data, b.span, expr::scalar(scale) * sum);
@@ -177,6 +185,7 @@ public:
     }
     reset();
     last_wait_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    last_average_ = std::chrono::duration<double>(averaging).count();
   }
 
   // Forgets a backward that did not reach finish() (it threw, or the step was skipped).
@@ -193,6 +202,8 @@ public:
   }
   // Seconds the last finish() took: the communication backward did not hide, and the averaging.
   double last_wait_seconds() const { return last_wait_; }
+  // ... of which the averaging pass (host time: on a GPU, the time to enqueue it).
+  double last_average_seconds() const { return last_average_; }
   // When bucket b's sum was last started (a benchmark's timeline of backward).
   std::chrono::steady_clock::time_point started_at(std::size_t b) const { return buckets_.at(b).started_at; }
   Communicator& communicator() { return comm_; }
@@ -261,7 +272,7 @@ private:
   std::vector<char> ready_;
   std::vector<std::size_t> bucket_of_;
   std::size_t next_ = 0;  // the next bucket to start
-  double last_wait_ = 0;
+  double last_wait_ = 0, last_average_ = 0;
 };
 
 }  // namespace ctnn::dist
