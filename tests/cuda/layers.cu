@@ -20,10 +20,13 @@ constexpr double tol = 1e-4;
 // One network spec on the CPU and the GPU: forward (and the running statistics it updates),
 // backward with dx, then a second backward without dx on top (parameter gradients accumulate).
 // In Mode::eval a training forward first moves the running statistics away from (0, 1).
+// `sync`: batch norm synchronised through it on both devices.
 template <class Spec, class In>
-void check_layer(const char* name, std::size_t batch, Mode mode, std::uint64_t seed = 1) {
+void check_layer(const char* name, std::size_t batch, Mode mode, std::uint64_t seed = 1, CrossReplicaSum* sync = nullptr) {
   using Out = output_shape_t<Spec, In>;
   Pair<Spec, In> p(batch, seed);
+  p.cpu.synchronize_batch_norm(sync);
+  p.gpu.synchronize_batch_norm(sync);
   Rng rng(seed + 1000);
   Worst worst;
   const std::string m = mode == Mode::train ? "train" : "eval";
@@ -174,6 +177,21 @@ TEST_CASE("BatchNorm parity") {
   check_layer<BatchNorm<12>, Shape<12>>("BatchNorm<12> flat", 5, Mode::eval);
   check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("Conv-BN-ReLU", 4, Mode::train);
   check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("Conv-BN-ReLU", 4, Mode::eval);
+}
+
+// Synchronised batch norm with a stand-in for another process whose batch was the same: every
+// sum doubles (so the counts do too, and the running variance's M / (M - 1) is that of 2M values).
+struct Twice final : CrossReplicaSum {
+  void sum(double* v, std::size_t n) override {
+    for (std::size_t i = 0; i < n; ++i) v[i] *= 2;
+  }
+};
+
+TEST_CASE("synchronised BatchNorm parity") {
+  Twice twice;
+  check_layer<BatchNorm<6>, Shape<6, 5, 5>>("synchronised BatchNorm<6> 5x5", 4, Mode::train, 1, &twice);
+  check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("synchronised Conv-BN-ReLU", 4, Mode::train, 1,
+                                                                          &twice);
 }
 
 TEST_CASE("BatchNorm on the GPU: a batch of one value per channel is rejected like on the CPU") {

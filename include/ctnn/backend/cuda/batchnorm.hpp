@@ -17,6 +17,12 @@
 //                  cuDNN's backward cannot express, so own kernels compute
 //                  dgamma += sum dy * (x - mean) * invstd, dbeta += sum dy, dx = dy * gamma * invstd.
 //                  The same kernels serve a training-mode backward without dx.
+//   synchronize    synchronised batch norm (a CrossReplicaSum, host doubles): cuDNN cannot take
+//                  statistics from outside, so the synchronised passes are own reductions
+//                  (double sums per channel), the sums go through the host to be added over the
+//                  processes, and the per-channel coefficients come back for one fused pass each
+//                  way. Like the CPU backend: two sums in forward, one in backward; the parameter
+//                  gradients stay this process's share. Each sum waits for the stream.
 
 #include "check.hpp"
 #include "context.hpp"
@@ -24,8 +30,12 @@
 #include "buffer.hpp"
 #include "launch.hpp"
 
+#include <cmath>
 #include <cstddef>
+#include <vector>
 
+#include "../../core/device.hpp"
+#include "../../core/parameter.hpp"
 #include "../../expr/nodes.hpp"
 #include "evaluator.hpp"
 
@@ -75,8 +85,21 @@ public:
   BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
       : C_(channels), HW_(spatial), bn_desc_(1, channels, 1, 1), stats_(5 * channels, "batch-norm statistics") {}
 
+  // Synchronised batch norm through `sum` (nullptr: this process's batch alone).
+  void synchronize(CrossReplicaSum* sum) {
+    sync_ = sum;
+    if (sum && host_.empty()) {  // set up once, before training: nothing is allocated per step
+      host_.resize(2 * C_ + 1);
+      hostf_.resize(7 * C_);
+      coefficients_.resize(3 * C_);
+      sums_ = ctnn::cuda::DeviceBuffer<double>(2 * C_, "synchronised batch-norm sums");
+      coef_ = ctnn::cuda::DeviceBuffer<float>(3 * C_, "synchronised batch-norm coefficients");
+    }
+  }
+
   void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
                      float* running_var, std::size_t batch, float momentum, float eps) {
+    if (sync_) return synchronized_forward(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     set_batch(batch);  // batch * spatial > 1: the layer checks it (layers/batchnorm.hpp)
     const float one = 1.f, zero = 0.f;
     CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -99,6 +122,7 @@ public:
     if (batch == 0) return;
     set_batch(batch);
     auto& ctx = ctnn::cuda::context();
+    if (sync_ && !eval && dx) return synchronized_backward(x, dy, dx, dgamma, dbeta, batch);
     if (!eval && dx) {
       const float one = 1.f, zero = 0.f;
       CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &one,
@@ -127,6 +151,96 @@ public:
   }
 
 private:
+  // Host copies (hostf_): gamma, beta, running mean, running var, then the saved mean and invstd
+  // and a scratch row.
+  float* h_gamma() { return hostf_.data(); }
+  float* h_beta() { return hostf_.data() + C_; }
+  float* h_rmean() { return hostf_.data() + 2 * C_; }
+  float* h_rvar() { return hostf_.data() + 3 * C_; }
+  float* h_mean() { return hostf_.data() + 4 * C_; }
+  float* h_invstd() { return hostf_.data() + 5 * C_; }
+  float* h_row() { return hostf_.data() + 6 * C_; }
+
+  void synchronized_forward(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
+                            float* running_var, std::size_t batch, float momentum, float eps) {
+    using namespace expr;
+    using ctnn::Cuda;
+    const TensorLeaf<float> X{{}, x};
+    const std::size_t floats = C_ * sizeof(float);
+    ctnn::cuda::detail::sum_planes(sums_.data(), batch, C_, HW_, X);
+    Cuda::download(host_.data(), sums_.data(), C_ * sizeof(double));
+    host_[C_] = double(batch * HW_);
+    sync_->sum(host_.data(), C_ + 1);
+    const double M = host_[C_];
+    count_ = M;
+    for (std::size_t c = 0; c < C_; ++c) h_mean()[c] = static_cast<float>(host_[c] / M);
+    Cuda::upload(saved_mean(), h_mean(), floats);
+    // Two passes, as on the CPU: the variance stays accurate when |mean| >> std.
+    ctnn::cuda::detail::sum_planes(sums_.data(), batch, C_, HW_, square(X - channel(static_cast<const float*>(saved_mean()))));
+    Cuda::download(host_.data(), sums_.data(), C_ * sizeof(double));
+    sync_->sum(host_.data(), C_);
+    Cuda::download(h_gamma(), gamma, floats);
+    Cuda::download(h_beta(), beta, floats);
+    Cuda::download(h_rmean(), running_mean, floats);
+    Cuda::download(h_rvar(), running_var, floats);
+    float* k1 = h_row();
+    float* k2 = coefficients_.data();
+    for (std::size_t c = 0; c < C_; ++c) {
+      const double var = host_[c] / M;
+      const double inv = 1.0 / std::sqrt(var + double(eps));
+      h_invstd()[c] = static_cast<float>(inv);
+      k1[c] = static_cast<float>(h_gamma()[c] * inv);
+      k2[c] = static_cast<float>(h_beta()[c] - h_mean()[c] * h_gamma()[c] * inv);
+      h_rmean()[c] = (1.f - momentum) * h_rmean()[c] + momentum * h_mean()[c];
+      h_rvar()[c] = static_cast<float>((1.0 - momentum) * h_rvar()[c] + momentum * var * M / (M - 1));
+    }
+    Cuda::upload(saved_invstd(), h_invstd(), floats);
+    Cuda::upload(running_mean, h_rmean(), floats);
+    Cuda::upload(running_var, h_rvar(), floats);
+    Cuda::upload(coef_.data(), k1, floats);
+    Cuda::upload(coef_.data() + C_, k2, floats);
+    const float* K1 = coef_.data();
+    const float* K2 = coef_.data() + C_;
+    ctnn::cuda::detail::assign_planes(y, batch * C_, C_, HW_, X * channel(K1) + channel(K2));
+  }
+
+  void synchronized_backward(const float* x, const float* dy, float* dx, float* dgamma, float* dbeta, std::size_t batch) {
+    using namespace expr;
+    using ctnn::Cuda;
+    const TensorLeaf<float> X{{}, x}, DY{{}, dy};
+    const auto mean = channel(static_cast<const float*>(saved_mean()));
+    const auto invstd = channel(static_cast<const float*>(saved_invstd()));
+    ctnn::cuda::detail::sum_planes(sums_.data(), batch, C_, HW_, DY);
+    ctnn::cuda::detail::sum_planes(sums_.data() + C_, batch, C_, HW_, DY * (X - mean) * invstd);
+    Cuda::download(host_.data(), sums_.data(), 2 * C_ * sizeof(double));
+    // This process's share into the parameter gradients.
+    const std::size_t floats = C_ * sizeof(float);
+    for (std::size_t c = 0; c < C_; ++c) h_row()[c] = static_cast<float>(host_[c]);
+    Cuda::upload(coef_.data(), h_row(), floats);
+    for (std::size_t c = 0; c < C_; ++c) h_row()[c] = static_cast<float>(host_[C_ + c]);
+    Cuda::upload(coef_.data() + C_, h_row(), floats);
+    const TensorLeaf<float> DBETA{{}, dbeta}, DGAMMA{{}, dgamma}, LB{{}, coef_.data()}, LG{{}, coef_.data() + C_};
+    ctnn::cuda::detail::assign_planes(dbeta, 1, 1, C_, DBETA + LB);
+    ctnn::cuda::detail::assign_planes(dgamma, 1, 1, C_, DGAMMA + LG);
+    // dx from the sums over every process: dx = dy*k1 + x*k2 + k3 (see the CPU backend).
+    sync_->sum(host_.data(), 2 * C_);
+    float* k = coefficients_.data();
+    const double M = count_;
+    for (std::size_t c = 0; c < C_; ++c) {
+      const double inv = h_invstd()[c];
+      const double scale = double(h_gamma()[c]) * inv;
+      const double mdy = host_[c] / M, mdyx = host_[C_ + c] / M;
+      k[c] = static_cast<float>(scale);
+      k[C_ + c] = static_cast<float>(-scale * inv * mdyx);
+      k[2 * C_ + c] = static_cast<float>(-scale * mdy + scale * double(h_mean()[c]) * inv * mdyx);
+    }
+    Cuda::upload(coef_.data(), k, 3 * floats);
+    const float* K1 = coef_.data();
+    const float* K2 = coef_.data() + C_;
+    const float* K3 = coef_.data() + 2 * C_;
+    ctnn::cuda::detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(K1) + X * channel(K2) + channel(K3));
+  }
+
   void set_batch(std::size_t batch) {
     if (batch == batch_) return;
     x_desc_.set(batch, C_, HW_, 1);
@@ -142,6 +256,13 @@ private:
   ctnn::cuda::detail::TensorDescriptor x_desc_, bn_desc_;
   ctnn::cuda::DeviceBuffer<float> stats_;
   std::size_t batch_ = 0;
+  // Synchronised batch norm (allocated by synchronize()).
+  CrossReplicaSum* sync_ = nullptr;
+  std::vector<double> host_;
+  std::vector<float> hostf_, coefficients_;
+  ctnn::cuda::DeviceBuffer<double> sums_;
+  ctnn::cuda::DeviceBuffer<float> coef_;
+  double count_ = 0;
 };
 
 }  // namespace ctnn::backend::cuda
