@@ -67,6 +67,49 @@ TEST_CASE("MemoryPlan: buffers alive at the same time never overlap; the others 
   CHECK_THROWS_WITH_AS(p.acquire(4), doctest::Contains("already laid out"), Error);
 }
 
+namespace {
+// A layer of a plan test: a kernel workspace of 1 KiB and an input gradient of 256 bytes.
+struct WorkspaceLayer {
+  detail::Workspace ws;
+  detail::Workspace::Part<float> part = ws.add<float>(256);
+  Tensor<Shape<64>> dx{1, deferred};
+  MemorySlot plan(MemoryPlan<Cpu>& p, MemorySlot) {
+    p.workspace(ws);
+    return p.gradient(dx);
+  }
+  const std::byte* begin() { return reinterpret_cast<const std::byte*>(ws[part]); }
+};
+bool overlap(const void* a, std::size_t na, const void* b, std::size_t nb) {
+  const auto* x = static_cast<const std::byte*>(a);
+  const auto* y = static_cast<const std::byte*>(b);
+  return x < y + nb && y < x + na;
+}
+}  // namespace
+
+TEST_CASE("MemoryPlan: a kernel's workspace lives beside its layer's gradients; forward-only outputs share the arena") {
+  MemoryPlan<Cpu> p;
+  WorkspaceLayer a, b;
+  Tensor<Shape<64>> dy(1, deferred);
+  const auto s = p.gradient(dy);
+  const auto da = detail::plan_layer(a, p, s);  // a's workspace: alive with dy and a.dx
+  const auto db = detail::plan_layer(b, p, da);  // b's: with a.dx and b.dx; dy is dead by then
+  p.release(db);
+  Tensor<Shape<32>> shortcut(1);  // counted as an activation by its layer, then moved
+  p.activation(shortcut);
+  p.forward_only(shortcut);
+  p.finish();
+  CHECK_FALSE(overlap(a.begin(), 1024, dy.data(), 256));
+  CHECK_FALSE(overlap(a.begin(), 1024, a.dx.data(), 256));
+  CHECK_FALSE(overlap(b.begin(), 1024, a.dx.data(), 256));
+  CHECK_FALSE(overlap(b.begin(), 1024, b.dx.data(), 256));
+  CHECK(overlap(b.begin(), 1024, a.begin(), 1024));  // layers run one at a time: one place for both
+  CHECK(p.report().activations == 0);
+  CHECK(reinterpret_cast<const std::byte*>(shortcut.data()) <= a.begin());  // at the arena's start
+  // gradients alone: dy and a.dx, then a.dx and b.dx (256 bytes each, two at a time)
+  CHECK(p.report().activation_gradients == 2 * 256);
+  CHECK(p.report().workspace == 1024);  // what the workspaces add to the arena
+}
+
 TEST_CASE("A planned network computes bit for bit what the same layers compute with buffers of their own") {
   // The root layer on its own has no plan: every buffer is its own (allocated at first use).
   auto check = [](auto type_tag, auto in_tag, std::size_t batch) {

@@ -9,8 +9,12 @@
 //     the buffers are placed in one arena, largest first, each at the lowest offset that no buffer
 //     alive at the same time uses, so that a whole network needs little more than the few largest
 //     gradients alive together.
-//   - workspace: the scratch a kernel uses only inside one call (detail::Workspace), one arena
-//     sized by the largest, since layers run one at a time.
+//   - workspace: the scratch a kernel uses only inside one call (detail::Workspace). On a device
+//     whose memory the host kernels use (the CPU), each kernel's workspace is one more lifetime in
+//     the gradient arena, live while its layer's backward runs (its input and output gradients are
+//     live then too), so it fills the gaps between the gradients; forward, when no gradient is
+//     live, may use the whole arena. Elsewhere the workspaces share one host arena sized by the
+//     largest, since layers run one at a time.
 // Outputs and the state a layer keeps from forward to backward are the layer's own; the plan
 // counts them, so that MemoryReport accounts for every byte the network holds.
 
@@ -35,7 +39,7 @@ struct MemoryReport {
   std::size_t optimizer_state = 0;       // momentum, Adam moments
   std::size_t activations = 0;           // layer outputs (kept for backward)
   std::size_t activation_gradients = 0;  // the plan's gradient slots
-  std::size_t workspace = 0;             // the shared kernel workspace
+  std::size_t workspace = 0;             // what the kernel workspace adds to them (or its own arena)
   std::size_t layer_state = 0;           // other per-layer state (saved statistics, pooling indices, ...)
 
   std::size_t total() const {
@@ -131,11 +135,27 @@ public:
                       }});
   }
 
-  // A kernel's workspace: shares the one workspace arena.
+  // A kernel's workspace: a lifetime in the gradient arena that ends with the layer being planned
+  // (detail::plan_layer), or a share of the one host workspace arena.
   void workspace(detail::Workspace& w) {
     check_open("workspace");
-    workspace_bytes_ = std::max(workspace_bytes_, w.bytes());
-    workspaces_.push_back(&w);
+    if constexpr (D::host_accessible) {
+      if (w.bytes() == 0) return;
+      const Slot s = acquire(w.bytes());
+      slots_.back().workspace = true;
+      pending_.push_back(s);
+      workspace_binds_.push_back({&w, s});
+    } else {
+      workspace_bytes_ = std::max(workspace_bytes_, w.bytes());
+      workspaces_.push_back(&w);
+    }
+  }
+  // The workspaces registered so far whose layer is still being planned; release_workspaces(mark)
+  // ends those registered after `mark`.
+  std::size_t workspace_mark() const { return pending_.size(); }
+  void release_workspaces(std::size_t mark) {
+    for (std::size_t k = mark; k < pending_.size(); ++k) release(pending_[k]);
+    pending_.resize(std::min(mark, pending_.size()));
   }
 
   // Storage a layer keeps for itself: its output, or other state (counted, not shared).
@@ -143,6 +163,18 @@ public:
   void activation(const Tensor<S, D, T>& t) { report_.activations += t.capacity_bytes(); }
   template <class S, class E, class T>
   void state(const Tensor<S, E, T>& t) { report_.layer_state += t.capacity_bytes(); }
+  // An output its layer counted as an activation but that nothing reads after forward, and that is
+  // read right after it is written (a residual block's shortcut, read by the sum): it moves into
+  // the gradient arena, where nothing is live during forward but the running layer's workspace.
+  template <class S, class T>
+  void forward_only(Tensor<S, D, T>& t) {
+    check_open("forward_only");
+    report_.activations -= std::min(report_.activations, t.capacity_bytes());
+    forward_only_bytes_ = std::max(forward_only_bytes_, detail::align_up(t.capacity_bytes()));
+    forward_only_.push_back({&t, 0, [](void* tensor, std::byte* storage) {
+                               static_cast<Tensor<S, D, T>*>(tensor)->bind(reinterpret_cast<T*>(storage));
+                             }});
+  }
   void state(std::size_t bytes) { report_.layer_state += bytes; }
 
   // Lays out the gradient buffers (largest first, each at the lowest offset free during its whole
@@ -150,8 +182,51 @@ public:
   void finish() {
     check_open("finish");
     finished_ = true;
-    std::vector<std::size_t> order(slots_.size()), offset(slots_.size());
-    for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+    release_workspaces(0);  // a workspace registered outside plan_layer lives until the end of the walk
+    std::vector<std::size_t> offset;
+    const std::size_t total = std::max(lay_out(true, offset), forward_only_bytes_);
+    std::vector<std::size_t> unused;
+    const std::size_t gradients_alone = workspace_binds_.empty() ? total : lay_out(false, unused);
+    report_.activation_gradients = std::max(gradients_alone, forward_only_bytes_);
+    report_.workspace = workspace_bytes_ + (total - report_.activation_gradients);
+    gradients_ = static_cast<std::byte*>(D::allocate(total, "activation gradients"));
+    for (const auto& b : binds_) b.apply(b.tensor, gradients_ + offset[static_cast<std::size_t>(b.slot)]);
+    for (const auto& [w, slot] : workspace_binds_) w->bind(gradients_ + offset[static_cast<std::size_t>(slot)]);
+    for (const auto& b : forward_only_) b.apply(b.tensor, gradients_);
+    workspace_ = static_cast<std::byte*>(detail::host_allocate(workspace_bytes_, "workspace"));
+    for (auto* w : workspaces_) w->bind(workspace_);
+    binds_.clear();
+    binds_.shrink_to_fit();
+    workspaces_.clear();
+    workspaces_.shrink_to_fit();
+    workspace_binds_.clear();
+    workspace_binds_.shrink_to_fit();
+    forward_only_.clear();
+    forward_only_.shrink_to_fit();
+  }
+
+  // The planned bytes of the layers (activations, activation gradients, workspace, layer state).
+  const MemoryReport& report() const { return report_; }
+  std::size_t slot_count() const { return slots_.size(); }
+  bool live(Slot s) const { return s != external && slots_.at(static_cast<std::size_t>(s)).end == never; }
+
+private:
+  static constexpr std::size_t never = static_cast<std::size_t>(-1);
+  struct SlotInfo {
+    std::size_t bytes = 0;
+    std::size_t begin = 0, end = never;  // the lifetime, in acquire/release events
+    bool pinned = false;
+    int holds = 0;
+    bool workspace = false;
+  };
+
+  // Places the slots (with or without the workspaces) largest first, each at the lowest offset free
+  // during its whole lifetime; returns the arena's size.
+  std::size_t lay_out(bool with_workspaces, std::vector<std::size_t>& offset) const {
+    std::vector<std::size_t> order;
+    offset.assign(slots_.size(), 0);
+    for (std::size_t k = 0; k < slots_.size(); ++k)
+      if (with_workspaces || !slots_[k].workspace) order.push_back(k);
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
       return slots_[a].bytes != slots_[b].bytes ? slots_[a].bytes > slots_[b].bytes : slots_[a].begin < slots_[b].begin;
     });
@@ -173,31 +248,8 @@ public:
       offset[order[k]] = at;
       total = std::max(total, at + s.bytes);
     }
-    report_.activation_gradients = total;
-    report_.workspace = workspace_bytes_;
-    gradients_ = static_cast<std::byte*>(D::allocate(total, "activation gradients"));
-    for (const auto& b : binds_) b.apply(b.tensor, gradients_ + offset[static_cast<std::size_t>(b.slot)]);
-    workspace_ = static_cast<std::byte*>(detail::host_allocate(workspace_bytes_, "workspace"));
-    for (auto* w : workspaces_) w->bind(workspace_);
-    binds_.clear();
-    binds_.shrink_to_fit();
-    workspaces_.clear();
-    workspaces_.shrink_to_fit();
+    return total;
   }
-
-  // The planned bytes of the layers (activations, activation gradients, workspace, layer state).
-  const MemoryReport& report() const { return report_; }
-  std::size_t slot_count() const { return slots_.size(); }
-  bool live(Slot s) const { return s != external && slots_.at(static_cast<std::size_t>(s)).end == never; }
-
-private:
-  static constexpr std::size_t never = static_cast<std::size_t>(-1);
-  struct SlotInfo {
-    std::size_t bytes = 0;
-    std::size_t begin = 0, end = never;  // the lifetime, in acquire/release events
-    bool pinned = false;
-    int holds = 0;
-  };
   struct Binding {
     void* tensor;
     Slot slot;
@@ -211,7 +263,11 @@ private:
   std::vector<SlotInfo> slots_;
   std::size_t clock_ = 0;
   std::vector<Binding> binds_;
-  std::vector<detail::Workspace*> workspaces_;
+  std::vector<detail::Workspace*> workspaces_;  // in the host arena (devices the host cannot use)
+  std::vector<std::pair<detail::Workspace*, Slot>> workspace_binds_;  // in the gradient arena
+  std::vector<Slot> pending_;  // workspaces of the layer being planned
+  std::vector<Binding> forward_only_;  // at the start of the gradient arena
+  std::size_t forward_only_bytes_ = 0;
   std::size_t workspace_bytes_ = 0;
   std::byte* gradients_ = nullptr;
   std::byte* workspace_ = nullptr;
@@ -229,7 +285,9 @@ template <class L, class P>
 typename P::Slot plan_layer(L& layer, P& plan, typename P::Slot dy, bool keep_dy = false) {
   if constexpr (requires { { layer.plan(plan, dy) } -> std::same_as<typename P::Slot>; }) {
     if (keep_dy) plan.hold(dy);  // the layer (and the layers inside it) may not end it
+    const std::size_t mark = plan.workspace_mark();
     const typename P::Slot dx = layer.plan(plan, dy);
+    plan.release_workspaces(mark);  // live with dy and dx: while the layer's backward runs
     if (keep_dy)
       plan.unhold(dy);
     else if (dx != dy)

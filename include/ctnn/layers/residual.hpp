@@ -105,7 +105,8 @@ struct Residual {
     }
 
     // Forward: the sum overwrites the main branch's output when that layer's backward does not read
-    // it (the BatchNorm that ends a ResNet block). Backward: dz (after the ReLU's mask) is live
+    // it (the BatchNorm that ends a ResNet block); such a shortcut output lives in the gradient arena
+    // (MemoryPlan::forward_only). Backward: dz (after the ReLU's mask) is live
     // while both branches run; the sum goes in place into the main branch's result when that is a
     // slot of its own.
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
@@ -124,6 +125,9 @@ struct Residual {
         }
         const MemorySlot da = detail::plan_layer(main_, p, dz, /*keep_dy=*/true);
         const MemorySlot db = detail::plan_layer(shortcut_, p, dz, /*keep_dy=*/true);
+        // The shortcut's output (a projection's BatchNorm) is read only by the sum, right after it
+        // is written: it needs no storage of its own.
+        if constexpr (requires { shortcut_.overwritable_output(); }) p.forward_only(shortcut_.overwritable_output());
         MemorySlot dx = da;
         if (da != Plan::external && da != dz && da != db)
           p.bind(dx_, da);
