@@ -13,9 +13,9 @@
 // which backward finishes them). The network's gradient hook tells DataParallel when a layer's
 // gradients are final; once all of a bucket's are, its sum is started, while backward goes on with
 // the layers below. A Network keeps every gradient in one buffer, the last parameter first, so a
-// bucket is summed and averaged where it is (a network without one gets a copy per bucket). Buckets start in the same
-// order on every process (MPI and NCCL need collectives in one order). finish() waits for them
-// and writes the averages back. Nothing is allocated per step.
+// bucket is summed and averaged where it is (a network without one gets a copy per bucket).
+// Buckets start in the same order on every process (MPI and NCCL need collectives in one order).
+// finish() waits for them and writes the averages back. Nothing is allocated per step.
 //
 // Batch-norm statistics are each process's own unless the network's batch norm is synchronised
 // (Network::synchronize_batch_norm(&comm)), as with PyTorch's SyncBatchNorm.

@@ -188,7 +188,8 @@ struct Seq {
     template <std::size_t I, class T>
     const input_type& backward_from(const T& dy, bool need_dx) {
       const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
-      if (hook_ && *hook_ && params_[I].first != params_[I].second) (*hook_)->gradients_ready(params_[I].first, params_[I].second);
+      if (hook_ && *hook_ && params_[I].first != params_[I].second)
+        (*hook_)->gradients_ready(params_[I].first, params_[I].second);
       if constexpr (I > 0)
         return backward_from<I - 1>(dx, need_dx);
       else
