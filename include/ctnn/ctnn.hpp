@@ -33,4 +33,5 @@
 #include "dist.hpp"
 #include "train.hpp"
 #include "predict.hpp"
+#include "profile.hpp"
 #include "summary.hpp"

@@ -48,7 +48,13 @@ public:
       : max_batch_(check_batch(max_batch)), init_rng_(seed), root_(max_batch, init_rng_) {
     Collector c;
     c.gradient_hook(&hook_);
+    c.layer_timer(&timer_);
+    if constexpr (!detail::CompositeSpec<Spec, InShape>) {
+      c.timed_layer("", layer_name<Spec>());
+      root_timed_ = true;
+    }
     collect_state(root_, c);
+    timed_ = std::move(c.timed_layers());
     params_ = std::move(c.parameters());
     buffers_ = std::move(c.buffers());
     syncs_ = std::move(c.synchronizables());
@@ -72,7 +78,9 @@ public:
                    " the network was built for");
     forward_batch_ = 0;  // stays 0 if a layer throws
     if constexpr (runnable) {
+      detail::LayerClock<Device> timing(root_timed_ ? &timer_ : nullptr, 0, Pass::forward);
       const output_type& y = root_.forward(x, mode);
+      timing.stop();
       forward_batch_ = x.batch();
       return y;
     } else {
@@ -88,7 +96,9 @@ public:
       detail::fail("ctnn::Network::backward: gradient batch ", grad_out.batch(), " differs from the forward batch ",
                    forward_batch_);
     if constexpr (runnable) {
+      detail::LayerClock<Device> timing(root_timed_ ? &timer_ : nullptr, 0, Pass::backward);
       const input_type& dx = root_.backward(grad_out, need_input_grad);
+      timing.stop();
       if (hook_ && !params_.empty()) hook_->gradients_ready(0, params_.size());
       return dx;
     } else {
@@ -101,6 +111,12 @@ public:
   // nullptr removes it. The hook must outlive its use.
   void set_gradient_hook(GradientHook* hook) { hook_ = hook; }
   GradientHook* gradient_hook() const { return hook_; }
+
+  // While set, `timer` is told how long each of timed_layers() took in every forward and backward
+  // (ctnn::Profiler in <ctnn/profile.hpp> is one). nullptr removes it. It must outlive its use.
+  void set_layer_timer(LayerTimer* timer) { timer_ = timer; }
+  // The leaf layers and the composites' own work (Residual's add), in the order forward runs them.
+  std::span<const TimedLayer> timed_layers() const { return timed_; }
 
   // Batch norm over the batches of all processes: each batch-norm layer sums its per-channel
   // statistics through `sum` in training (nullptr: each process its own batch, the default).
@@ -201,6 +217,9 @@ private:
   std::vector<Buffer> buffers_;
   std::vector<std::function<void(CrossReplicaSum*)>> syncs_;
   GradientHook* hook_ = nullptr;
+  LayerTimer* timer_ = nullptr;
+  std::vector<TimedLayer> timed_;
+  bool root_timed_ = false;  // a network of one leaf layer: the network times it
   std::size_t parameter_count_ = 0;
   std::size_t forward_batch_ = 0;  // batch of the last successful forward(), 0 before the first
 };

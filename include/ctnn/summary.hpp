@@ -31,9 +31,6 @@ namespace ctnn {
 
 namespace detail {
 
-template <class Spec, class In>
-concept CompositeSpec = requires { typename Spec::template children<In>; };
-
 template <class Spec>
 concept HasCombine = requires { Spec::combine_name(); };
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "profile.hpp"
+
 namespace ctnn {
 
 enum class ParamKind { weight, bias, norm_weight, norm_bias };
@@ -102,8 +104,23 @@ public:
   void gradient_hook(GradientHook* const* slot) { hook_ = slot; }
   GradientHook* const* gradient_hook() const { return hook_; }
 
+  // A leaf layer (or a composite's own work) that its composite times while the network has a
+  // LayerTimer (core/profile.hpp): `name` is its place under the current scope ("" for the scope
+  // itself), `what` the layer's name. Returns its index in timed_layers().
+  std::size_t timed_layer(std::string_view name, std::string what) {
+    std::string path = prefix_;
+    path += name;
+    if (name.empty() && !path.empty()) path.pop_back();  // the scope itself: no trailing '.'
+    timed_.push_back(TimedLayer{std::move(path), std::move(what)});
+    return timed_.size() - 1;
+  }
+  // Where composites find the network's timer (null until one is set).
+  void layer_timer(LayerTimer* const* slot) { timer_ = slot; }
+  LayerTimer* const* layer_timer() const { return timer_; }
+
   std::vector<Parameter>& parameters() { return params_; }
   std::vector<Buffer>& buffers() { return buffers_; }
+  std::vector<TimedLayer>& timed_layers() { return timed_; }
   std::vector<std::function<void(CrossReplicaSum*)>>& synchronizables() { return syncs_; }
   // Per parameter: how to move its gradient to other storage (empty: it cannot be moved).
   std::vector<std::function<void(float*)>>& gradient_rebinders() { return rebinders_; }
@@ -120,6 +137,8 @@ private:
   std::vector<std::function<void(CrossReplicaSum*)>> syncs_;
   std::vector<std::function<void(float*)>> rebinders_;
   GradientHook* const* hook_ = nullptr;
+  std::vector<TimedLayer> timed_;
+  LayerTimer* const* timer_ = nullptr;
 };
 
 // Identifies a network's architecture by its name and every parameter's and buffer's name and

@@ -97,6 +97,10 @@ struct child {
 
 namespace detail {
 
+// Whether Spec is made of sub-layers (Seq, Residual, the ResNet blocks): it lists its children.
+template <class Spec, class In>
+concept CompositeSpec = requires { typename Spec::template children<In>; };
+
 // The stand-in for a layer that cannot be built (after a wiring error, or a spec that is not a
 // layer): it compiles, so the error already reported stays the only one, and never runs.
 struct unreached_layer {

@@ -96,12 +96,19 @@ struct Residual {
     }
 
     void collect(Collector& c) {
+      timer_ = c.layer_timer();
+      if constexpr (!detail::CompositeSpec<Main, X>) main_id_ = c.timed_layer("main", layer_name<Main>());
       {
         Collector::Scope scope(c, "main");
         collect_state(main_, c);
       }
-      Collector::Scope scope(c, "shortcut");
-      collect_state(shortcut_, c);
+      if constexpr (!detail::CompositeSpec<Shortcut, shortcut_input<X>>)
+        shortcut_id_ = c.timed_layer("shortcut", layer_name<Shortcut>());
+      {
+        Collector::Scope scope(c, "shortcut");
+        collect_state(shortcut_, c);
+      }
+      own_ = c.timed_layer("", combine_name());
     }
 
     // Forward: the sum overwrites the main branch's output when that layer's backward does not read
@@ -145,14 +152,23 @@ struct Residual {
     auto& shortcut() { return shortcut_; }
 
   private:
+    // Times a leaf branch or the block's own work (id) when the network has a timer.
+    detail::LayerClock<D> clock(std::size_t id, Pass pass) const { return {id == untimed ? nullptr : timer_, id, pass}; }
+
     const output_type& forward_wired(const input_type& x, Mode mode) {
+      auto timing = clock(main_id_, Pass::forward);
       const auto& a = main_.forward(x, mode);
+      timing.stop();
+      timing = clock(shortcut_id_, Pass::forward);
       const auto& b = shortcut_.forward(x, mode);
+      timing.stop();
+      timing = clock(own_, Pass::forward);
       y_.set_batch(x.batch());
       if constexpr (relu)
         expr::assign(y_, expr::relu(a + b));
       else
         expr::assign(y_, a + b);
+      timing.stop();
       forwarded_ = true;
       return y_;
     }
@@ -160,15 +176,23 @@ struct Residual {
     const input_type& backward_wired(const output_type& dy, bool need_dx) {
       detail::check_backward("Residual", forwarded_ ? &y_ : nullptr, dy);
       const output_type* dz = &dy;
+      auto timing = clock(own_, Pass::backward);
       if constexpr (relu) {
         dz_.set_batch(dy.batch());
         expr::assign(dz_, dy * expr::greater(y_, 0.f));
         dz = &dz_;
       }
+      timing.stop();
+      timing = clock(main_id_, Pass::backward);
       const auto& da = main_.backward(*dz, need_dx);
+      timing.stop();
+      timing = clock(shortcut_id_, Pass::backward);
       const auto& db = shortcut_.backward(*dz, need_dx);
+      timing.stop();
+      timing = clock(own_, Pass::backward);
       dx_.set_batch(dy.batch());
       if (need_dx) expr::assign(dx_, da + db);
+      timing.stop();
       return dx_;
     }
 
@@ -177,6 +201,9 @@ struct Residual {
     output_type y_, dz_;
     input_type dx_;
     bool forwarded_ = false;
+    static constexpr std::size_t untimed = ~std::size_t{0};
+    std::size_t own_ = untimed, main_id_ = untimed, shortcut_id_ = untimed;  // indices among the timed layers
+    LayerTimer* const* timer_ = nullptr;
   };
 };
 

@@ -132,6 +132,7 @@ struct Seq {
 
     void collect(Collector& c) {
       hook_ = c.gradient_hook();
+      timer_ = c.layer_timer();
       [&]<std::size_t... I>(std::index_sequence<I...>) {
         (collect_child<I>(c), ...);
       }(std::index_sequence_for<Layers...>{});
@@ -171,15 +172,26 @@ struct Seq {
     // that they are final once the child's backward has returned.
     template <std::size_t I>
     void collect_child(Collector& c) {
+      using spec = std::tuple_element_t<I, specs>;
+      if constexpr (!detail::CompositeSpec<spec, std::tuple_element_t<I, inputs<X>>>)
+        timed_[I] = c.timed_layer(std::to_string(I), layer_name<spec>());
       Collector::Scope scope(c, std::to_string(I));
       params_[I].first = c.parameters().size();
       collect_state(std::get<I>(layers_), c);
       params_[I].second = c.parameters().size();
     }
 
+    // Times child I's pass when it is a leaf and the network has a timer (composites time their own).
+    template <std::size_t I>
+    detail::LayerClock<D> clock(Pass pass) const {
+      return {timed_[I] == untimed ? nullptr : timer_, timed_[I], pass};
+    }
+
     template <std::size_t I, class T>
     const output_type& forward_from(const T& x, Mode mode) {
+      auto timing = clock<I>(Pass::forward);
       const auto& y = std::get<I>(layers_).forward(x, mode);
+      timing.stop();
       if constexpr (I + 1 < length)
         return forward_from<I + 1>(y, mode);
       else
@@ -187,7 +199,9 @@ struct Seq {
     }
     template <std::size_t I, class T>
     const input_type& backward_from(const T& dy, bool need_dx) {
+      auto timing = clock<I>(Pass::backward);
       const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
+      timing.stop();
       if (hook_ && *hook_ && params_[I].first != params_[I].second)
         (*hook_)->gradients_ready(params_[I].first, params_[I].second);
       if constexpr (I > 0)
@@ -216,6 +230,13 @@ struct Seq {
     tuple_type layers_;
     std::array<std::pair<std::size_t, std::size_t>, length> params_{};  // [first, last) per child
     GradientHook* const* hook_ = nullptr;
+    static constexpr std::size_t untimed = ~std::size_t{0};
+    std::array<std::size_t, length> timed_ = [] {
+      std::array<std::size_t, length> a{};
+      a.fill(untimed);
+      return a;
+    }();  // per child: its index among the network's timed layers
+    LayerTimer* const* timer_ = nullptr;
   };
 };
 
