@@ -12,9 +12,10 @@
 // amounts to. of_gemm is a rate counter divided by a fixed rate, so the console prints it with a
 // stray "/s"; the JSON value is the plain fraction.
 //
-// The last argument picks the algorithm: algo=0 im2col + GEMM, algo=1 automatic (Winograd
-// F(2x2,3x3) for the 3x3 stride-1 layers with >= 16 channels, unless CTNN_WINOGRAD=0). The 3x3
-// stride-1 shapes run with both, so one run compares them. GFLOP/s always counts the direct
+// The last argument picks the algorithm: algo=0 im2col + GEMM, algo=1 automatic (Winograd for the
+// 3x3 stride-1 layers with >= 16 channels, with the tile Conv2d chooses, unless CTNN_WINOGRAD
+// says otherwise), algo=2 Winograd F(2x2,3x3), algo=4 Winograd F(4x4,3x3). The 3x3 stride-1 shapes
+// run with all four, so one run compares them (the label names what ran). GFLOP/s always counts the direct
 // convolution's 2 * MACs, so Winograd's figure (and its of_gemm, which can exceed 1) is an
 // effective rate.
 #include <benchmark/benchmark.h>
@@ -48,12 +49,17 @@ Geometry2d geometry(const benchmark::State& s) {
 }
 
 ConvAlgorithm algorithm(const benchmark::State& s) {
-  return s.range(5) == 0 ? ConvAlgorithm::im2col : ConvAlgorithm::automatic;
+  switch (s.range(5)) {
+    case 0: return ConvAlgorithm::im2col;
+    case 2: return ConvAlgorithm::winograd_2x2;
+    case 4: return ConvAlgorithm::winograd_4x4;
+    default: return ConvAlgorithm::automatic;
+  }
 }
 
 Conv2d make_conv(benchmark::State& state, const Geometry2d& g) {
   Conv2d conv(g, batch, algorithm(state));
-  state.SetLabel(conv.winograd() ? "winograd" : "im2col");
+  state.SetLabel(conv.winograd_tile() == 4 ? "winograd 4x4" : conv.winograd_tile() == 2 ? "winograd 2x2" : "im2col");
   return conv;
 }
 
@@ -172,12 +178,14 @@ void resnet18_shapes(benchmark::internal::Benchmark* b) {
   b->Args({256, 512, 8, 3, 2, 1});
   b->Args({256, 512, 8, 1, 2, 1});
   b->Args({512, 512, 4, 3, 1, 1});
-  // The Winograd layers again on im2col, last (compare_pytorch.py picks the first name that matches
-  // a shape, i.e. the automatic choice).
-  b->Args({64, 64, 32, 3, 1, 0});
-  b->Args({128, 128, 16, 3, 1, 0});
-  b->Args({256, 256, 8, 3, 1, 0});
-  b->Args({512, 512, 4, 3, 1, 0});
+  // The Winograd layers again with each tile and on im2col, last (compare_pytorch.py picks the
+  // first name that matches a shape, i.e. the automatic choice).
+  for (const int algo : {2, 4, 0}) {
+    b->Args({64, 64, 32, 3, 1, algo});
+    b->Args({128, 128, 16, 3, 1, algo});
+    b->Args({256, 256, 8, 3, 1, algo});
+    b->Args({512, 512, 4, 3, 1, algo});
+  }
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 

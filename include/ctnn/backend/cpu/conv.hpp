@@ -7,16 +7,18 @@
 // one GEMM per group over that group's channels and filters.
 //
 // Ungrouped 3x3 stride-1 convolutions with at least 16 input and output channels (every 3x3 stride-1 layer
-// of ResNet but the stem) use Winograd F(2x2,3x3) (winograd.hpp) instead: forward, backward data
-// and backward filter, 2.25x fewer multiplies. ConvAlgorithm picks one per layer; the environment
-// variable CTNN_WINOGRAD=0 (read once, at the first construction) turns Winograd off for
-// ConvAlgorithm::automatic, the default, so that one binary can compare both.
+// of ResNet but the stem) use Winograd (winograd.hpp) instead: forward, backward data and backward
+// filter, F(4x4,3x3) (4x fewer multiplies) or F(2x2,3x3) (2.25x fewer). ConvAlgorithm picks one per
+// layer; the environment variable CTNN_WINOGRAD (read once, at the first construction) overrides
+// ConvAlgorithm::automatic, the default, so that one binary can compare them: 0 turns Winograd off,
+// 2 and 4 choose the tile everywhere.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <string>
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"
@@ -99,19 +101,28 @@ inline void col2im(const Geometry2d& g, const float* col, std::size_t ld, float*
 }
 
 enum class ConvAlgorithm {
-  automatic,  // Winograd where it applies and pays (see Conv2d::use_winograd), unless CTNN_WINOGRAD=0
-  im2col,     // im2col + GEMM always
-  winograd,   // Winograd wherever it applies (3x3, stride 1, padding <= 2), im2col elsewhere
+  automatic,     // Winograd where it applies and pays, with the tile that pays (Conv2d::winograd_tile),
+                 // unless CTNN_WINOGRAD says otherwise
+  im2col,        // im2col + GEMM always
+  winograd,      // Winograd wherever it applies (3x3, stride 1, padding <= 2), im2col elsewhere
+  winograd_2x2,  // ... with F(2x2,3x3) tiles
+  winograd_4x4,  // ... with F(4x4,3x3) tiles
 };
 
-// False when the environment sets CTNN_WINOGRAD=0 (read once).
-inline bool winograd_enabled() {
-  static const bool on = [] {
+// What the environment's CTNN_WINOGRAD asks of ConvAlgorithm::automatic (read once): 0 no
+// Winograd, 2 or 4 that tile wherever Winograd pays, anything else (or unset) the automatic choice,
+// returned as 1.
+inline int winograd_setting() {
+  static const int v = [] {
     const char* e = std::getenv("CTNN_WINOGRAD");
-    return !(e && e[0] == '0');
+    if (!e) return 1;
+    const std::string s = e;
+    return s == "0" ? 0 : s == "2" ? 2 : s == "4" ? 4 : 1;
   }();
-  return on;
+  return v;
 }
+// False when the environment sets CTNN_WINOGRAD=0.
+inline bool winograd_enabled() { return winograd_setting() != 0; }
 
 // Images are processed in groups that share one column matrix [patch, images * Ho*Wo]
 // (blocking.hpp), so the GEMMs of layers with few output pixels (8x8, 4x4) are still wide enough
@@ -124,9 +135,8 @@ public:
         direct_(g.kernel == 1 && g.stride == 1 && g.pad == 0),
         workers_(std::max(1, num_threads())),
         group_(images_per_group(g.out_plane(), std::max<std::size_t>(max_batch, 1), static_cast<std::size_t>(workers_))) {
-    if (use_winograd(g, algorithm)) {
-      winograd_.emplace(g, max_batch);
-      winograd_->enable_backward_filter();
+    if (const std::size_t tile = winograd_tile(g, algorithm)) {
+      winograd_.emplace(g, max_batch, tile);
       return;  // no im2col workspaces
     }
     const std::size_t cols = group_ * g.out_plane(), w = static_cast<std::size_t>(workers_);
@@ -134,6 +144,16 @@ public:
     dcol_ = ws_.add<float>(g.patch() * cols * w);
     out_ = ws_.add<float>(group_ > 1 ? g.group_out_c() * cols * w : 1);
     dw_ = ws_.add<float>(g.weight_size() * w);
+    // The products forward and backward run (per convolution group), for every group of images.
+    const std::size_t co = sub_.out_c, K = sub_.patch();
+    GemmNeeds needs;
+    for (std::size_t count = 1; count <= group_; ++count) {
+      const std::size_t n = count * g.out_plane();
+      needs.add(co, n, K);
+      needs.add(co, K, n);
+      needs.add(K, n, co);
+    }
+    reserve_gemm(needs, workers_);
   }
 
   // Every buffer is scratch for one call: the network's plan shares it with the other layers.
@@ -149,18 +169,27 @@ public:
   // with few input or output channels (the 3-channel stem) on im2col, where the transforms cost
   // more than the multiplies they save (single-threaded CPU time, batch 64, 32x32: 3->64 and
   // 8->64 are 2x and 1.2x slower with Winograd, 16->64 and 16->16 1.2-1.5x faster).
-  static bool use_winograd(const Geometry2d& g, ConvAlgorithm algorithm) {
-    if (g.groups != 1 || !Winograd3x3::supports(g)) return false;
+  static bool use_winograd(const Geometry2d& g, ConvAlgorithm algorithm) { return winograd_tile(g, algorithm) != 0; }
+
+  // The Winograd tile (2 or 4 outputs a side) a Conv2d of geometry g built with `algorithm` runs,
+  // 0 for im2col. The automatic choice: F(4x4,3x3) wherever ... (see winograd_tile_for).
+  static std::size_t winograd_tile(const Geometry2d& g, ConvAlgorithm algorithm) {
+    if (g.groups != 1 || !Winograd3x3::supports(g)) return 0;
     switch (algorithm) {
-      case ConvAlgorithm::im2col: return false;
-      case ConvAlgorithm::winograd: return true;
+      case ConvAlgorithm::im2col: return 0;
+      case ConvAlgorithm::winograd_2x2: return 2;
+      case ConvAlgorithm::winograd_4x4: return 4;
+      case ConvAlgorithm::winograd: return automatic_tile(g);
       case ConvAlgorithm::automatic: break;
     }
-    return winograd_enabled() && g.in_c >= winograd_min_channels && g.out_c >= winograd_min_channels;
+    const int setting = winograd_setting();
+    if (setting == 0 || g.in_c < winograd_min_channels || g.out_c < winograd_min_channels) return 0;
+    return setting == 1 ? automatic_tile(g) : static_cast<std::size_t>(setting);
   }
 
-  // Whether this convolution runs Winograd F(2x2,3x3).
+  // Whether this convolution runs Winograd, and with which tile (0: im2col).
   bool winograd() const { return winograd_.has_value(); }
+  std::size_t winograd_tile() const { return winograd_ ? winograd_->tile() : 0; }
 
   // y[n] = w * im2col(x[n]) per group; w is [out_c, in_c / groups * k * k].
   void forward(const float* x, const float* w, float* y, std::size_t batch) {
@@ -253,6 +282,13 @@ public:
 private:
   // Automatic Winograd needs at least this many input and output channels.
   static constexpr std::size_t winograd_min_channels = 16;
+
+  // The tile that pays for a layer Winograd runs: F(4x4,3x3), but F(2x2,3x3) for layers with
+  // more than 256 x 256 channel pairs, whose transformed filters (36 floats a pair instead of 16)
+  // no longer stay in cache (measured with bench_conv, batch 64, 2 threads: 512->512 at 4x4
+  // takes 19.9 / 46.1 ms forward / backward with F(4x4) and 17.2 / 40.5 with F(2x2); 256->256 at
+  // 8x8 12.3 / 27.9 against 15.9 / 32.8).
+  static std::size_t automatic_tile(const Geometry2d& g) { return g.in_c * g.out_c > 256 * 256 ? 2 : 4; }
 
   // Images per group for this batch (no larger than the workspaces were sized for).
   std::size_t group_size(std::size_t batch) const {

@@ -11,7 +11,8 @@
 //     runs products of at most 100^3 multiply-adds through its "small matrix" kernels, which call
 //     malloc on every product; those go to Eigen instead, so that a training step allocates nothing.
 //   - Otherwise Eigen's packed block-panel kernels, whose packing buffers live in a per-thread
-//     workspace that only grows: after the first call of each size nothing is allocated.
+//     workspace that only grows; kernels reserve it for their largest products when they are built
+//     (reserve_gemm), so that a step allocates nothing whichever thread runs which product.
 
 #include <algorithm>
 #include <cstddef>
@@ -29,6 +30,7 @@
 #endif
 
 #include "../../core/memory.hpp"
+#include "../../core/threading.hpp"
 #include "isa.hpp"
 
 namespace ctnn::backend::cpu {
@@ -51,6 +53,11 @@ public:
     b_.reserve(static_cast<std::size_t>(kc * nc));
     m_blockA = a_.data();
     m_blockB = b_.data();
+  }
+  // Grows the buffers to at least a and b floats.
+  void reserve(std::size_t a, std::size_t b) {
+    a_.reserve(a);
+    b_.reserve(b);
   }
 
 private:
@@ -82,6 +89,36 @@ inline bool openblas_small_kernel(std::size_t M, std::size_t N, std::size_t K) {
   return avx512 && double(M) * double(N) * double(K) <= 1e6;
 }
 }  // namespace detail
+
+// The packing buffers Eigen's products need: a kernel add()s every product it may run (each size
+// its batches can give: Eigen's blocking is not monotonic in the sizes), then reserve_gemm() grows
+// every worker thread's workspace to that once, when the kernel is built, so that a step
+// allocates nothing whichever thread runs which product.
+class GemmNeeds {
+public:
+  void add(std::size_t M, std::size_t N, std::size_t K) {
+    if (M == 0 || N == 0 || K == 0) return;
+#if CTNN_USE_OPENBLAS
+    if (!detail::openblas_small_kernel(M, N, K)) return;  // OpenBLAS packs in its own memory
+#endif
+    // gemm_run blocks the transposed product, N x M (see GemmWorkspace::prepare).
+    Eigen::Index kc = static_cast<Eigen::Index>(K), mc = static_cast<Eigen::Index>(N), nc = static_cast<Eigen::Index>(M);
+    Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index{1});
+    a_ = std::max(a_, static_cast<std::size_t>(mc * kc));
+    b_ = std::max(b_, static_cast<std::size_t>(kc * nc));
+  }
+  std::size_t a() const { return a_; }
+  std::size_t b() const { return b_; }
+
+private:
+  std::size_t a_ = 0, b_ = 0;
+};
+
+inline void reserve_gemm(const GemmNeeds& needs, int workers) {
+  if (needs.a() == 0 && needs.b() == 0) return;
+  const auto w = static_cast<std::size_t>(std::max(1, workers));
+  ctnn::detail::parallel_chunks(w, workers, [&](int, std::size_t, std::size_t) { detail::gemm_workspace().reserve(needs.a(), needs.b()); });
+}
 
 inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {

@@ -12,7 +12,19 @@ namespace ctnn::backend::cpu {
 
 class Linear {
 public:
-  Linear(std::size_t in, std::size_t out, std::size_t /*max_batch*/) : in_(in), out_(out) {}
+  Linear(std::size_t in, std::size_t out, std::size_t max_batch) : in_(in), out_(out) {
+    // The products of every batch and every split over the threads.
+    const int workers = std::max(1, num_threads());
+    GemmNeeds needs;
+    for (std::size_t rows = 1; rows <= max_batch; ++rows) {
+      needs.add(rows, out, in);  // forward
+      needs.add(rows, in, out);  // input gradient
+      for (int t = 1; t <= workers; ++t)
+        for (const std::size_t part : {out / static_cast<std::size_t>(t), (out + static_cast<std::size_t>(t) - 1) / static_cast<std::size_t>(t)})
+          needs.add(part, in, rows);  // weight gradient, rows of it per thread
+    }
+    reserve_gemm(needs, workers);
+  }
 
   void forward(const float* x, const float* w, const float* b, float* y, std::size_t batch) {
     ctnn::detail::parallel_chunks(batch, num_threads(), [&](int, std::size_t r0, std::size_t r1) {

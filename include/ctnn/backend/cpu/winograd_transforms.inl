@@ -1,204 +1,306 @@
-// The Winograd F(2x2,3x3) transforms (see winograd.hpp), compiled once per instruction set by
-// for_each_isa.hpp into namespace ctnn::backend::cpu::winograd::CTNN_ISA_NAMESPACE. No include guard
-// and no includes: winograd.hpp includes it, after everything it uses.
+// The Winograd F(MxM, 3x3) transforms (see winograd.hpp) for tiles of M = 2 and M = 4 outputs,
+// compiled once per instruction set by for_each_isa.hpp into namespace
+// ctnn::backend::cpu::winograd::CTNN_ISA_NAMESPACE. No include guard and no includes: winograd.hpp
+// includes it, after everything it uses.
+//
+// The input, output and gradient transforms compute on vectors of `lanes` floats, one lane per image
+// of a group: every tile of every plane size fills whole vectors. Each works on the rows of one
+// channel of a lane group: it first copies them into a buffer with the lanes innermost (zero
+// padding included), then transforms tile by tile (each 2-D transform is the 1-D transform of
+// Tile<M> along the rows, then down the columns), then, for the output, copies the results back
+// to the images' planes.
 
 namespace CTNN_ISA_NAMESPACE {
 
-// V[k * ks + tile - r0 tw] = (B^T d B)[k] for the tiles in tile rows [r0, r1) of plane x (H x W,
-// padding ps.pad). The plane is
-// first copied with its zero padding (so that no load below reads a store still in flight at
-// another offset); each padded row is then transformed once (d B: the 4-column windows 2j .. 2j+3
-// -> (x0 - x2, x1 + x2, x2 - x1, x1 - x3)) into a ring of 4 rows, and B^T combines the 4 rows of
-// each tile row the same way. scratch: ps.scratch() floats.
-inline void input_transform(const Pass& ps, const float* x, std::size_t r0, std::size_t r1, float* __restrict v, std::size_t ks,
-                            float* __restrict scratch) {
-  const std::size_t tw = ps.tw, ld = ps.row_floats(), pw = ps.padded_width(), p = ps.pad, W = ps.W;
-  const std::size_t u0 = 2 * r0, R = 2 * (r1 - r0) + 2;  // padded rows u0 .. u0 + R - 1
-  const std::size_t tw8 = (tw + 7) / 8 * 8;  // whole vectors: the ring rows and padded rows have room
-  float* ring = scratch;
-  float* plane = scratch + 16 * ld;
-  for (std::size_t r = 0; r < R; ++r) {
-    float* pr = plane + r * pw;
-    const std::size_t u = u0 + r;
-    if (u < p || u - p >= ps.H) {
-      std::memset(pr, 0, pw * sizeof(float));
-      continue;
-    }
-    const float* xr = x + (u - p) * W;
-    for (std::size_t i = 0; i < p; ++i) pr[i] = 0.f;
-#pragma omp simd
-    for (std::size_t i = 0; i < W; ++i) pr[p + i] = xr[i];
-    for (std::size_t i = p + W; i < pw; ++i) pr[i] = 0.f;
+// `lanes` floats, one per image of a lane group. The vector extension compiles it to this
+// instruction set's registers (one AVX-512 register, two AVX2 or four SSE ones). Aligned to 4
+// bytes: the transforms read and write it at any float offset.
+typedef float vec __attribute__((vector_size(lanes * sizeof(float)), aligned(4)));
+
+// (Vectors pass by reference: GCC warns that passing them by value has an ABI that depends on the
+// instruction set.)
+inline const vec& load(const float* p) { return *reinterpret_cast<const vec*>(p); }
+// Stores the first n lanes (all of them when n == lanes).
+inline void store(float* p, const vec& v, std::size_t n) {
+  if (n == lanes)
+    *reinterpret_cast<vec*>(p) = v;
+  else
+    for (std::size_t l = 0; l < n; ++l) p[l] = v[l];
+}
+
+// The 1-D transforms of F(M, 3) with N = M + 2 inputs: input B^T d (N -> N), output A^T m
+// (N -> M), filter G g (3 -> N), and their adjoints for the gradients: A y (M -> N) and G^T m
+// (N -> 3). T is float or vec.
+template <std::size_t M>
+struct Tile;
+
+// F(2, 3) at the points 0, 1, -1 and infinity: additions and halvings only.
+template <>
+struct Tile<2> {
+  static constexpr std::size_t N = 4;
+  template <class T>
+  static void input(const T* d, T* v) {
+    v[0] = d[0] - d[2];
+    v[1] = d[1] + d[2];
+    v[2] = d[2] - d[1];
+    v[3] = d[1] - d[3];
   }
-  auto row = [&](std::size_t u) {  // padded row u0 + u into ring slot u % 4
-    const float* pr = plane + u * pw;
-    float* h0 = ring + (u % 4) * 4 * ld;
-    float* h1 = h0 + ld;
-    float* h2 = h0 + 2 * ld;
-    float* h3 = h0 + 3 * ld;
-#pragma omp simd
-    for (std::size_t j = 0; j < tw8; ++j) {
-      const float x0 = pr[2 * j], x1 = pr[2 * j + 1], x2 = pr[2 * j + 2], x3 = pr[2 * j + 3];
-      h0[j] = x0 - x2;
-      h1[j] = x1 + x2;
-      h2[j] = x2 - x1;
-      h3[j] = x1 - x3;
+  template <class T>
+  static void output(const T* m, T* y) {
+    y[0] = m[0] + m[1] + m[2];
+    y[1] = m[1] - m[2] - m[3];
+  }
+  template <class T>
+  static void filter(const T* g, T* u) {
+    u[0] = g[0];
+    u[1] = 0.5f * (g[0] + g[1] + g[2]);
+    u[2] = 0.5f * (g[0] - g[1] + g[2]);
+    u[3] = g[2];
+  }
+  template <class T>
+  static void gradient(const T* y, T* z) {
+    z[0] = y[0];
+    z[1] = y[0] + y[1];
+    z[2] = y[0] - y[1];
+    z[3] = -y[1];
+  }
+  template <class T>
+  static void filter_gradient(const T* m, T* w) {
+    const T s = 0.5f * (m[1] + m[2]);
+    w[0] = m[0] + s;
+    w[1] = 0.5f * (m[1] - m[2]);
+    w[2] = s + m[3];
+  }
+};
+
+// F(4, 3) at the points 0, 1, -1, 2, -2 and infinity.
+template <>
+struct Tile<4> {
+  static constexpr std::size_t N = 6;
+  template <class T>
+  static void input(const T* d, T* v) {
+    // rows of B^T: (4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
+    //              (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1)
+    const T a = d[4] - 4.f * d[2], b = d[3] - 4.f * d[1];
+    const T c = d[4] - d[2], e = 2.f * (d[3] - d[1]);
+    v[0] = 4.f * d[0] - 5.f * d[2] + d[4];
+    v[1] = a + b;
+    v[2] = a - b;
+    v[3] = c + e;
+    v[4] = c - e;
+    v[5] = 4.f * d[1] - 5.f * d[3] + d[5];
+  }
+  template <class T>
+  static void output(const T* m, T* y) {
+    // rows of A^T: (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1)
+    const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], e = m[3] - m[4];
+    y[0] = m[0] + a + c;
+    y[1] = b + 2.f * e;
+    y[2] = a + 4.f * c;
+    y[3] = b + 8.f * e + m[5];
+  }
+  template <class T>
+  static void filter(const T* g, T* u) {
+    // rows of G: (1/4, 0, 0), (-1/6, -1/6, -1/6), (-1/6, 1/6, -1/6), (1/24, 1/12, 1/6),
+    //            (1/24, -1/12, 1/6), (0, 0, 1)
+    const T s = g[0] + g[2], t = g[0] + 4.f * g[2];
+    u[0] = 0.25f * g[0];
+    u[1] = (-1.f / 6.f) * (s + g[1]);
+    u[2] = (-1.f / 6.f) * (s - g[1]);
+    u[3] = (1.f / 24.f) * (t + 2.f * g[1]);
+    u[4] = (1.f / 24.f) * (t - 2.f * g[1]);
+    u[5] = g[2];
+  }
+  template <class T>
+  static void gradient(const T* y, T* z) {
+    // A = (A^T)^T: rows (1, 0, 0, 0), (1, 1, 1, 1), (1, -1, 1, -1), (1, 2, 4, 8), (1, -2, 4, -8), (0, 0, 0, 1)
+    const T e1 = y[0] + y[2], o1 = y[1] + y[3];
+    const T e2 = y[0] + 4.f * y[2], o2 = 2.f * y[1] + 8.f * y[3];
+    z[0] = y[0];
+    z[1] = e1 + o1;
+    z[2] = e1 - o1;
+    z[3] = e2 + o2;
+    z[4] = e2 - o2;
+    z[5] = y[3];
+  }
+  template <class T>
+  static void filter_gradient(const T* m, T* w) {
+    const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], e = m[3] - m[4];
+    w[0] = 0.25f * m[0] - (1.f / 6.f) * a + (1.f / 24.f) * c;
+    w[1] = (-1.f / 6.f) * b + (1.f / 12.f) * e;
+    w[2] = (-1.f / 6.f) * a + (1.f / 6.f) * c + m[5];
+  }
+};
+
+// V[k * ks + tile * L + lane] = (B^T d B)[k] for the tiles of tile rows [r0, r1) (tile = (row - r0)
+// * tw + column) of one channel of `count` images: lane l reads the plane x + l * stride (H x W,
+// padding ps.pad). L >= count is the lane stride of V; only the first count lanes are written.
+// scratch: Pass::scratch() floats.
+template <std::size_t M>
+void input_transform(const Pass& ps, const float* x, std::size_t stride, std::size_t count, std::size_t r0, std::size_t r1,
+                     float* __restrict v, std::size_t ks, std::size_t L, float* __restrict scratch) {
+  constexpr std::size_t N = Tile<M>::N;
+  const std::size_t tw = ps.tw, wp = M * tw + 2, rows = M * (r1 - r0) + 2, p = ps.pad, W = ps.W, H = ps.H;
+  // P[(u * wp + w) * lanes + l]: padded row M r0 + u, column w of image l (0 outside the image).
+  float* P = scratch;
+  std::memset(P, 0, rows * wp * lanes * sizeof(float));
+  const std::size_t w0 = p, w1 = std::min(wp, p + W);  // the padded columns inside the image
+  for (std::size_t u = 0; u < rows; ++u) {
+    const std::size_t row = M * r0 + u;
+    if (row < p || row - p >= H) continue;
+    for (std::size_t l = 0; l < count; ++l) {
+      const float* src = x + l * stride + (row - p) * W;
+      float* dst = P + u * wp * lanes + l;
+      for (std::size_t w = w0; w < w1; ++w) dst[w * lanes] = src[w - p];
     }
-  };
-  row(0);
-  row(1);
-  for (std::size_t ti = 0; ti < r1 - r0; ++ti) {
-    row(2 * ti + 2);
-    row(2 * ti + 3);
-    const float* h0 = ring + ((2 * ti) % 4) * 4 * ld;
-    const float* h1 = ring + ((2 * ti + 1) % 4) * 4 * ld;
-    const float* h2 = ring + ((2 * ti + 2) % 4) * 4 * ld;
-    const float* h3 = ring + ((2 * ti + 3) % 4) * 4 * ld;
-    float* out = v + ti * tw;
-    for (std::size_t b = 0; b < 4; ++b) {
-      const float* a0 = h0 + b * ld;
-      const float* a1 = h1 + b * ld;
-      const float* a2 = h2 + b * ld;
-      const float* a3 = h3 + b * ld;
-      float* o = out + b * ks;
-      // B^T down the columns: rows (h0 - h2, h1 + h2, h2 - h1, h1 - h3).
-#pragma omp simd
-      for (std::size_t j = 0; j < tw; ++j) {
-        o[j] = a0[j] - a2[j];
-        o[4 * ks + j] = a1[j] + a2[j];
-        o[8 * ks + j] = a2[j] - a1[j];
-        o[12 * ks + j] = a1[j] - a3[j];
+  }
+  for (std::size_t ti = 0; ti < r1 - r0; ++ti)
+    for (std::size_t tj = 0; tj < tw; ++tj) {
+      // d B along the N rows of the tile, then B^T down its N columns.
+      vec t[N][N];
+      for (std::size_t a = 0; a < N; ++a) {
+        const float* pr = P + ((M * ti + a) * wp + M * tj) * lanes;
+        vec d[N];
+        for (std::size_t b = 0; b < N; ++b) d[b] = load(pr + b * lanes);
+        Tile<M>::input(d, t[a]);
+      }
+      float* out = v + (ti * tw + tj) * L;
+      for (std::size_t b = 0; b < N; ++b) {
+        vec col[N], o[N];
+        for (std::size_t a = 0; a < N; ++a) col[a] = t[a][b];
+        Tile<M>::input(col, o);
+        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, o[a], count);
       }
     }
-  }
 }
 
-// The 2x2 outputs A^T m A of the tile whose 16 products are q[k * ks].
-struct Out2x2 {
-  float y00, y01, y10, y11;
-};
-inline Out2x2 tile_output(const float* q, std::size_t ks) {
-  // m A: row r of the tile -> (m0 + m1 + m2, m1 - m2 - m3); then A^T the same way down the columns.
-  const float s00 = q[0 * ks] + q[1 * ks] + q[2 * ks], s01 = q[1 * ks] - q[2 * ks] - q[3 * ks];
-  const float s10 = q[4 * ks] + q[5 * ks] + q[6 * ks], s11 = q[5 * ks] - q[6 * ks] - q[7 * ks];
-  const float s20 = q[8 * ks] + q[9 * ks] + q[10 * ks], s21 = q[9 * ks] - q[10 * ks] - q[11 * ks];
-  const float s30 = q[12 * ks] + q[13 * ks] + q[14 * ks], s31 = q[13 * ks] - q[14 * ks] - q[15 * ks];
-  return {s00 + s10 + s20, s01 + s11 + s21, s10 - s20 - s30, s11 - s21 - s31};
-}
-
-// y (Ho x Wo) = A^T m A for the tiles in tile rows [r0, r1) of one plane, m[k * ks + tile - r0 tw].
-// spare takes the second row of the last tile row when Ho is odd (Wo + 1 floats).
-inline void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_t r0, std::size_t r1, float* __restrict y,
-                             float* __restrict spare) {
-  const std::size_t tw = ps.tw, Wo = ps.Wo, full = Wo / 2;
-  for (std::size_t ti = r0; ti < r1; ++ti) {
-    const float* mt = m + (ti - r0) * tw;
-    float* o0 = y + 2 * ti * Wo;
-    float* o1 = 2 * ti + 1 < ps.Ho ? o0 + Wo : spare;
-#pragma omp simd
-    for (std::size_t j = 0; j < full; ++j) {
-      const Out2x2 t = tile_output(mt + j, ks);
-      o0[2 * j] = t.y00;
-      o0[2 * j + 1] = t.y01;
-      o1[2 * j] = t.y10;
-      o1[2 * j + 1] = t.y11;
+// y tiles = A^T m A for the tiles of tile rows [r0, r1) of one channel of `count` images,
+// m[k * ks + tile * L + lane]: lane l writes the plane y + l * stride (Ho x Wo; outputs of partial
+// tiles past it are dropped). scratch: Pass::scratch() floats.
+template <std::size_t M>
+void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_t L, std::size_t count, std::size_t r0,
+                      std::size_t r1, float* __restrict y, std::size_t stride, float* __restrict scratch) {
+  constexpr std::size_t N = Tile<M>::N;
+  const std::size_t tw = ps.tw, wq = M * tw, Wo = ps.Wo;
+  // Q[(i * wq + col) * lanes + l]: output row M r0 + i, column col of image l.
+  float* Q = scratch;
+  for (std::size_t ti = 0; ti < r1 - r0; ++ti)
+    for (std::size_t tj = 0; tj < tw; ++tj) {
+      const float* q = m + (ti * tw + tj) * L;
+      // A^T along the N rows of the tile, then down its M columns.
+      vec s[N][M];
+      for (std::size_t a = 0; a < N; ++a) {
+        vec r[N];
+        for (std::size_t b = 0; b < N; ++b) r[b] = load(q + (N * a + b) * ks);
+        Tile<M>::output(r, s[a]);
+      }
+      for (std::size_t c = 0; c < M; ++c) {
+        vec col[N], o[M];
+        for (std::size_t a = 0; a < N; ++a) col[a] = s[a][c];
+        Tile<M>::output(col, o);
+        for (std::size_t i = 0; i < M; ++i) *reinterpret_cast<vec*>(Q + ((M * ti + i) * wq + M * tj + c) * lanes) = o[i];
+      }
     }
-    if (full < tw) {  // odd Wo: the last tile has one column
-      const Out2x2 t = tile_output(mt + full, ks);
-      o0[2 * full] = t.y00;
-      o1[2 * full] = t.y10;
+  const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
+  for (std::size_t l = 0; l < count; ++l)
+    for (std::size_t i = 0; i < rows; ++i) {
+      float* dst = y + l * stride + (M * r0 + i) * Wo;
+      const float* src = Q + i * wq * lanes + l;
+      for (std::size_t col = 0; col < Wo; ++col) dst[col] = src[col * lanes];
     }
-  }
 }
 
-// z[k * ks + tile - r0 tw] = (A dY A^T)[k] for the tiles in tile rows [r0, r1) of one dy plane (Ho x
-// Wo; outputs past the plane, in partial tiles, count as 0): the gradient with respect to the
-// tile's products m. zeros: Wo + 1 floats of scratch.
-inline void gradient_transform(const Pass& ps, const float* dy, std::size_t r0, std::size_t r1, float* __restrict z, std::size_t ks,
-                               float* __restrict zeros) {
-  const std::size_t tw = ps.tw, Wo = ps.Wo, full = Wo / 2;
-  std::memset(zeros, 0, (Wo + 1) * sizeof(float));
-  auto tile = [ks](float* out, float a, float b, float c, float d) {
-    // A dY: rows (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then each row (p, q) -> (p, p + q, p - q, -q).
-    const float p1 = a + c, q1 = b + d, p2 = a - c, q2 = b - d;
-    out[0 * ks] = a;
-    out[1 * ks] = a + b;
-    out[2 * ks] = a - b;
-    out[3 * ks] = -b;
-    out[4 * ks] = p1;
-    out[5 * ks] = p1 + q1;
-    out[6 * ks] = p1 - q1;
-    out[7 * ks] = -q1;
-    out[8 * ks] = p2;
-    out[9 * ks] = p2 + q2;
-    out[10 * ks] = p2 - q2;
-    out[11 * ks] = -q2;
-    out[12 * ks] = -c;
-    out[13 * ks] = -(c + d);
-    out[14 * ks] = d - c;
-    out[15 * ks] = d;
-  };
-  for (std::size_t ti = r0; ti < r1; ++ti) {
-    const float* d0 = dy + 2 * ti * Wo;
-    const float* d1 = 2 * ti + 1 < ps.Ho ? d0 + Wo : zeros;
-    float* out = z + (ti - r0) * tw;
-#pragma omp simd
-    for (std::size_t j = 0; j < full; ++j) tile(out + j, d0[2 * j], d0[2 * j + 1], d1[2 * j], d1[2 * j + 1]);
-    if (full < tw) tile(out + full, d0[2 * full], 0.f, d1[2 * full], 0.f);
-  }
+// z[k * ks + tile * L + lane] = (A dY A^T)[k] for the tiles of tile rows [r0, r1) of one dy channel
+// of `count` images, lane l reading the plane dy + l * stride (Ho x Wo; outputs past the plane, in
+// partial tiles, count as 0): the gradient with respect to the tile's products m. scratch:
+// Pass::scratch() floats.
+template <std::size_t M>
+void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std::size_t count, std::size_t r0,
+                        std::size_t r1, float* __restrict z, std::size_t ks, std::size_t L, float* __restrict scratch) {
+  constexpr std::size_t N = Tile<M>::N;
+  const std::size_t tw = ps.tw, wq = M * tw, Wo = ps.Wo;
+  // D[(i * wq + col) * lanes + l]: gradient row M r0 + i, column col of image l (0 outside the plane).
+  float* D = scratch;
+  const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
+  std::memset(D, 0, M * (r1 - r0) * wq * lanes * sizeof(float));
+  for (std::size_t l = 0; l < count; ++l)
+    for (std::size_t i = 0; i < rows; ++i) {
+      const float* src = dy + l * stride + (M * r0 + i) * Wo;
+      float* dst = D + i * wq * lanes + l;
+      for (std::size_t col = 0; col < Wo; ++col) dst[col * lanes] = src[col];
+    }
+  for (std::size_t ti = 0; ti < r1 - r0; ++ti)
+    for (std::size_t tj = 0; tj < tw; ++tj) {
+      // A along the M rows of the tile, then down its N columns.
+      vec s[M][N];
+      for (std::size_t i = 0; i < M; ++i) {
+        const float* dr = D + ((M * ti + i) * wq + M * tj) * lanes;
+        vec d[M];
+        for (std::size_t c = 0; c < M; ++c) d[c] = load(dr + c * lanes);
+        Tile<M>::gradient(d, s[i]);
+      }
+      float* out = z + (ti * tw + tj) * L;
+      for (std::size_t b = 0; b < N; ++b) {
+        vec col[M], t[N];
+        for (std::size_t i = 0; i < M; ++i) col[i] = s[i][b];
+        Tile<M>::gradient(col, t);
+        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, t[a], count);
+      }
+    }
 }
 
-// u[k * ks + n] = (G w_n G^T)[k] for the 3x3 filters w_n = w[9n .. 9n+8], n < N. tmp: 9 *
+// u[k * ks + n] = (G w_n G^T)[k] for the 3x3 filters w_n = w[9n .. 9n+8], n < count, or for the
+// filters turned by 180 degrees when `turned` (backward data convolves with them). tmp: 9 *
 // filter_block floats.
-inline void filter_transform(const float* w, std::size_t N, float* __restrict u, std::size_t ks, float* __restrict tmp) {
-  constexpr std::size_t B = filter_block;
-  for (std::size_t n0 = 0; n0 < N; n0 += B) {
-    const std::size_t nb = std::min(B, N - n0);
+template <std::size_t M>
+void filter_transform(const float* w, std::size_t count, bool turned, float* __restrict u, std::size_t ks,
+                      float* __restrict tmp) {
+  constexpr std::size_t N = Tile<M>::N, B = filter_block;
+  for (std::size_t n0 = 0; n0 < count; n0 += B) {
+    const std::size_t nb = std::min(B, count - n0);
     const float* wb = w + n0 * 9;
     for (std::size_t i = 0; i < nb; ++i)
-      for (std::size_t q = 0; q < 9; ++q) tmp[q * B + i] = wb[i * 9 + q];
+      for (std::size_t q = 0; q < 9; ++q) tmp[q * B + i] = wb[i * 9 + (turned ? 8 - q : q)];
     float* ub = u + n0;
 #pragma omp simd
     for (std::size_t i = 0; i < nb; ++i) {
-      // G g: rows (g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2) per column s; then G^T along rows.
-      float t[4][3];
+      // G g down each of the 3 columns, then G along each of the N rows.
+      float t[3][N];
       for (std::size_t s = 0; s < 3; ++s) {
-        const float g0 = tmp[s * B + i], g1 = tmp[(3 + s) * B + i], g2 = tmp[(6 + s) * B + i];
-        t[0][s] = g0;
-        t[1][s] = 0.5f * (g0 + g1 + g2);
-        t[2][s] = 0.5f * (g0 - g1 + g2);
-        t[3][s] = g2;
+        const float g[3] = {tmp[s * B + i], tmp[(3 + s) * B + i], tmp[(6 + s) * B + i]};
+        Tile<M>::filter(g, t[s]);
       }
-      for (std::size_t r = 0; r < 4; ++r) {
-        ub[(4 * r + 0) * ks + i] = t[r][0];
-        ub[(4 * r + 1) * ks + i] = 0.5f * (t[r][0] + t[r][1] + t[r][2]);
-        ub[(4 * r + 2) * ks + i] = 0.5f * (t[r][0] - t[r][1] + t[r][2]);
-        ub[(4 * r + 3) * ks + i] = t[r][2];
+      for (std::size_t r = 0; r < N; ++r) {
+        const float g[3] = {t[0][r], t[1][r], t[2][r]};
+        float o[N];
+        Tile<M>::filter(g, o);
+        for (std::size_t c = 0; c < N; ++c) ub[(N * r + c) * ks + i] = o[c];
       }
     }
   }
 }
 
-// dw[9n .. 9n+8] += G^T m_n G for n < N, where m_n[k] = m[k * ks + n]. tmp: 9 * filter_block floats.
-inline void filter_gradient_transform(const float* m, std::size_t ks, std::size_t N, float* dw, float* __restrict tmp) {
-  constexpr std::size_t B = filter_block;
-  for (std::size_t n0 = 0; n0 < N; n0 += B) {
-    const std::size_t nb = std::min(B, N - n0);
+// dw[9n .. 9n+8] += G^T m_n G for n < count, where m_n[k] = m[k * ks + n]. tmp: 9 * filter_block floats.
+template <std::size_t M>
+void filter_gradient_transform(const float* m, std::size_t ks, std::size_t count, float* dw, float* __restrict tmp) {
+  constexpr std::size_t N = Tile<M>::N, B = filter_block;
+  for (std::size_t n0 = 0; n0 < count; n0 += B) {
+    const std::size_t nb = std::min(B, count - n0);
     const float* mb = m + n0;
 #pragma omp simd
     for (std::size_t i = 0; i < nb; ++i) {
-      // G^T m: rows (m0 + (m1 + m2) / 2, (m1 - m2) / 2, (m1 + m2) / 2 + m3) per column; then G along rows.
-      float t[3][4];
-      for (std::size_t c = 0; c < 4; ++c) {
-        const float m0 = mb[c * ks + i], m1 = mb[(4 + c) * ks + i], m2 = mb[(8 + c) * ks + i], m3 = mb[(12 + c) * ks + i];
-        t[0][c] = m0 + 0.5f * (m1 + m2);
-        t[1][c] = 0.5f * (m1 - m2);
-        t[2][c] = 0.5f * (m1 + m2) + m3;
+      // G^T down each of the N columns, then G^T along each of the 3 rows.
+      float t[N][3];
+      for (std::size_t c = 0; c < N; ++c) {
+        float col[N];
+        for (std::size_t a = 0; a < N; ++a) col[a] = mb[(N * a + c) * ks + i];
+        Tile<M>::filter_gradient(col, t[c]);
       }
       for (std::size_t r = 0; r < 3; ++r) {
-        tmp[(3 * r + 0) * B + i] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
-        tmp[(3 * r + 1) * B + i] = 0.5f * (t[r][1] - t[r][2]);
-        tmp[(3 * r + 2) * B + i] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+        float row[N], o[3];
+        for (std::size_t c = 0; c < N; ++c) row[c] = t[c][r];
+        Tile<M>::filter_gradient(row, o);
+        for (std::size_t c = 0; c < 3; ++c) tmp[(3 * r + c) * B + i] = o[c];
       }
     }
     float* db = dw + n0 * 9;
@@ -207,8 +309,9 @@ inline void filter_gradient_transform(const float* m, std::size_t ks, std::size_
   }
 }
 
-// This instruction set's entry in the dispatch table.
-inline constexpr Transforms transforms{&input_transform, &output_transform, &gradient_transform, &filter_transform,
-                                       &filter_gradient_transform};
+// This instruction set's entries in the dispatch table, per tile size.
+template <std::size_t M>
+inline constexpr Transforms transforms{&input_transform<M>, &output_transform<M>, &gradient_transform<M>,
+                                       &filter_transform<M>, &filter_gradient_transform<M>};
 
 }  // namespace CTNN_ISA_NAMESPACE
