@@ -189,6 +189,42 @@ TEST_CASE("Network::memory accounts for every byte the network holds, and ctnn::
   CHECK(host_memory_in_use() == before);  // and gives it all back
 }
 
+TEST_CASE("A batch norm's output that a ReLU overwrites and a leaf layer reads is recomputed, not kept") {
+  using In = Shape<3, 6, 6>;
+  constexpr std::size_t map = 2 * 8 * 6 * 6 * sizeof(float);  // one 8-channel output at batch 2
+  // Conv, BatchNorm (recomputed), ReLU (in place on it), Conv (reads it), BatchNorm: three maps kept.
+  Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU, Conv<8, 8>, BatchNorm<8>>, In> chain(2, 1);
+  CHECK(chain.memory().activations == 3 * map);
+  // Nothing reads the ReLU's output inside the chain: kept (Conv, BatchNorm).
+  Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU>, In> last(2, 1);
+  CHECK(last.memory().activations == 2 * map);
+  // A residual block (not a leaf) reads the stem's: kept. Inside the block its first batch norm's
+  // output is recomputed: conv, conv and the second batch norm (the sum overwrites it) are kept.
+  Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU, BasicBlock<8, 8>>, In> block(2, 1);
+  CHECK(block.memory().activations == 5 * map);
+  // The recomputed output is bit for bit the one forward wrote (the planned networks above compare
+  // every output and gradient with unplanned layers); here backward runs after an eval forward too,
+  // which recomputes with the running statistics.
+  Tensor<In> x(2);
+  fill_uniform(x, 8);
+  Tensor<Shape<8, 6, 6>> dy(2);
+  fill_uniform(dy, 9);
+  Rng rng(1);
+  layer_t<Seq<Conv<3, 8>, BatchNorm<8>, ReLU, Conv<8, 8>, BatchNorm<8>>, In> alone(2, rng);
+  for (Mode mode : {Mode::train, Mode::eval}) {
+    chain.zero_grad();
+    Collector c;
+    collect_state(alone, c);
+    for (auto& p : c.parameters()) std::fill(p.grad, p.grad + p.size, 0.f);
+    chain.forward(x, mode);
+    alone.forward(x, mode);
+    const auto& dx1 = chain.backward(dy, true);
+    const auto& dx2 = alone.backward(dy, true);
+    CHECK(std::equal(dx1.span().begin(), dx1.span().end(), dx2.span().begin()));
+    CHECK(gradients_of(chain.parameters()) == gradients_of(c.parameters()));
+  }
+}
+
 TEST_CASE("summary(net) ends with the memory report") {
   Network<Mixed, MixedIn> net(2);
   const std::string s = summary(net);

@@ -9,6 +9,10 @@
 //     the buffers are placed in one arena, largest first, each at the lowest offset that no buffer
 //     alive at the same time uses, so that a whole network needs little more than the few largest
 //     gradients alive together.
+//   - recomputed outputs: a batch norm's output that a ReLU overwrites in place and the next layer
+//     reads (forward, and its backward) is recomputed from the batch norm's input just before that
+//     backward (Seq does it), so it is one more lifetime in the arena: from the reader's backward
+//     to the batch norm's, and during forward only while the reader has not yet run.
 //   - workspace: the scratch a kernel uses only inside one call (detail::Workspace). On a device
 //     whose memory the host kernels use (the CPU), each kernel's workspace is one more lifetime in
 //     the gradient arena, live while its layer's backward runs (its input and output gradients are
@@ -158,9 +162,21 @@ public:
     pending_.resize(std::min(mark, pending_.size()));
   }
 
+  // Binds t, a layer's output, to slot s: an output its layers recompute in backward (BatchNorm +
+  // ReLU before a convolution, layers/sequential.hpp) needs storage only while it is read, and its
+  // layer's activation(t) then counts nothing.
+  template <class S, class T>
+  void bind_transient(Tensor<S, D, T>& t, Slot s) {
+    bind(t, s);
+    transient_.push_back(&t);
+  }
+
   // Storage a layer keeps for itself: its output, or other state (counted, not shared).
   template <class S, class T>
-  void activation(const Tensor<S, D, T>& t) { report_.activations += t.capacity_bytes(); }
+  void activation(const Tensor<S, D, T>& t) {
+    if (std::find(transient_.begin(), transient_.end(), static_cast<const void*>(&t)) == transient_.end())
+      report_.activations += t.capacity_bytes();
+  }
   template <class S, class E, class T>
   void state(const Tensor<S, E, T>& t) { report_.layer_state += t.capacity_bytes(); }
   // An output its layer counted as an activation but that nothing reads after forward, and that is
@@ -203,6 +219,8 @@ public:
     workspace_binds_.shrink_to_fit();
     forward_only_.clear();
     forward_only_.shrink_to_fit();
+    transient_.clear();
+    transient_.shrink_to_fit();
   }
 
   // The planned bytes of the layers (activations, activation gradients, workspace, layer state).
@@ -267,6 +285,7 @@ private:
   std::vector<std::pair<detail::Workspace*, Slot>> workspace_binds_;  // in the gradient arena
   std::vector<Slot> pending_;  // workspaces of the layer being planned
   std::vector<Binding> forward_only_;  // at the start of the gradient arena
+  std::vector<const void*> transient_;  // outputs bound by bind_transient
   std::size_t forward_only_bytes_ = 0;
   std::size_t workspace_bytes_ = 0;
   std::byte* gradients_ = nullptr;

@@ -72,6 +72,17 @@ struct Pointwise {
       in_place_ = true;
     }
 
+    // In place: recomputes the output from the input once that is recomputed (BatchNorm's
+    // recompute_output), for the memory plan.
+    void recompute_output()
+      requires(F::from_output)
+    {
+      detail::check_backward(F::name, x_, y_);
+      expr::assign(y_, F::forward(*x_));
+    }
+    bool in_place() const { return in_place_; }
+    output_type& output() { return y_; }
+
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
       if (!in_place_) {
         y_.set_batch(y_.capacity());  // allocates it now, with the rest of the network

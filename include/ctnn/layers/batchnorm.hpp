@@ -75,6 +75,17 @@ struct BatchNorm {
     // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
     output_type& overwritable_output() { return y_; }
 
+    // Writes the last forward's output again from its input (a device whose kernel can): the memory
+    // plan then keeps the output only while it is read (layers/sequential.hpp).
+    void recompute_output()
+      requires requires(typename backend::kernels<D>::batchnorm& k, const float* x, float* y, std::size_t n) {
+        k.recompute(x, y, n);
+      }
+    {
+      detail::check_backward("BatchNorm", x_, y_);
+      kernel_.recompute(x_->data(), y_.data(), x_->batch());
+    }
+
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
       p.activation(y_);
       detail::plan_kernel(kernel_, p);

@@ -4,6 +4,7 @@
 // parameter names and in the path of a wiring error (wiring::seq_position<I>).
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <cstdlib>
 #include <string>
@@ -140,7 +141,10 @@ struct Seq {
 
     // Layers that can run in place do so on the output of the layer before them when that layer
     // offers it (only the next layer reads a layer's output in a chain). Then, in backward order,
-    // each layer's gradient is released once the layer before it has read it (plan_layer).
+    // each layer's gradient is released once the layer before it has read it (plan_layer). A batch
+    // norm followed by an activation in place on its output, then by a leaf layer, needs that
+    // output only while the leaf reads it: Seq recomputes it before the leaf's backward
+    // (recomputed<I>), so it is a slot from the leaf's backward to the batch norm's.
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (runnable) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -199,6 +203,12 @@ struct Seq {
     }
     template <std::size_t I, class T>
     const input_type& backward_from(const T& dy, bool need_dx) {
+      if constexpr (I >= 2 && recomputable<I - 1>()) {
+        if (recomputed_[I - 1] != MemoryPlan<D>::external) {
+          std::get<I - 2>(layers_).recompute_output();
+          std::get<I - 1>(layers_).recompute_output();
+        }
+      }
       auto timing = clock<I>(Pass::backward);
       const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
       timing.stop();
@@ -218,9 +228,40 @@ struct Seq {
         layer.compute_in_place(before.overwritable_output());
     }
 
+    // Whether the output of layers I - 1 (a batch norm) and I (an activation in place on it) can be
+    // recomputed before the backward of layer I + 1, a leaf (a composite could read it late in
+    // its forward, while other layers use the arena).
+    template <std::size_t I>
+    static constexpr bool recomputable() {
+      if constexpr (I < 1 || I >= length - 1) {  // (I - 1 of layer 0 wraps around: also false)
+        return false;
+      } else {
+        using reader = std::tuple_element_t<I + 1, specs>;
+        return !detail::CompositeSpec<reader, std::tuple_element_t<I + 1, inputs<X>>> &&
+               requires(std::tuple_element_t<I - 1, tuple_type>& norm, std::tuple_element_t<I, tuple_type>& act) {
+                 norm.recompute_output();
+                 norm.overwritable_output();
+                 act.recompute_output();
+                 act.output();
+                 { act.in_place() } -> std::same_as<bool>;
+               };
+      }
+    }
+
     template <std::size_t I>
     MemorySlot plan_from(MemoryPlan<D>& p, MemorySlot dy) {
+      if constexpr (recomputable<I - 1>()) {  // layer I reads the recomputed output of I - 2 and I - 1
+        if (std::get<I - 1>(layers_).in_place()) {
+          auto& out = std::get<I - 2>(layers_).overwritable_output();
+          recomputed_[I - 1] = p.acquire(out.capacity_bytes());
+          p.bind_transient(out, recomputed_[I - 1]);
+          p.bind_transient(std::get<I - 1>(layers_).output(), recomputed_[I - 1]);
+        }
+      }
       const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy);
+      if constexpr (recomputable<I + 1>()) {  // layer I recomputes its output first: it is dead after I's backward
+        p.release(recomputed_[I + 1]);
+      }
       if constexpr (I > 0)
         return plan_from<I - 1>(p, dx);
       else
@@ -237,6 +278,11 @@ struct Seq {
       return a;
     }();  // per child: its index among the network's timed layers
     LayerTimer* const* timer_ = nullptr;
+    std::array<MemorySlot, length> recomputed_ = [] {
+      std::array<MemorySlot, length> a{};
+      a.fill(MemoryPlan<D>::external);
+      return a;
+    }();  // per activation whose output (with its batch norm's) is recomputed: its slot
   };
 };
 

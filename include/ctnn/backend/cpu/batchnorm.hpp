@@ -120,6 +120,10 @@ public:
     detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
   }
 
+  // y = the output of the last forward_train or forward_eval again, from its input x: the same
+  // per-channel coefficients, bit for bit the same values. Valid until backward() (which reuses them).
+  void recompute(const float* x, float* y, std::size_t batch) { apply(x, y, batch); }
+
   // Statistics saved from forward for backward, and per-channel coefficients.
   template <class Plan>
   void plan(Plan& p) const {
