@@ -125,6 +125,38 @@ concept Evaluator = requires(float* dst, double* out, std::size_t n, expr::Tenso
   E::sum(out, n, n, n, e);
 };
 
+// ---- optional: one kernel for every parameter's update ----------------------------------------------
+// A device may register multi_tensor<D> with a nested `type` (backend/cuda/multi_tensor.hpp); the
+// optimizers then update all parameters with one launch, their per-step scalars read from device
+// memory (graph-safe). Its members, for an optimizer's parameter list:
+//   bind(params, state0, state1)   the tensors and up to two state arrays per parameter (nullptr:
+//                                  none), rebuilt only when a pointer changes
+//   sgd(values), adamw(values)     one update of all of them; `values()` returns the step's
+//                                  StepValues (optim/update_rule.hpp), called now or at each replay
+//   reset()                        forgets the binding
+// Without it, every tensor is updated by expressions through expr::evaluator<D>.
+template <class D>
+struct multi_tensor {};
+
+template <class D>
+inline constexpr bool has_multi_tensor_v = requires { typename multi_tensor<D>::type; };
+
+namespace detail {
+struct no_multi_tensor {};
+template <class D, bool = has_multi_tensor_v<D>>
+struct multi_tensor_or_none {
+  using type = no_multi_tensor;
+};
+template <class D>
+struct multi_tensor_or_none<D, true> {
+  using type = typename multi_tensor<D>::type;
+};
+}  // namespace detail
+
+// The device's multi-tensor updater, or an empty placeholder.
+template <class D>
+using multi_tensor_t = typename detail::multi_tensor_or_none<D>::type;
+
 // ---- a whole device -------------------------------------------------------------------------------
 
 // Checks one family at a time, so the first one a device lacks is the one the compiler names.

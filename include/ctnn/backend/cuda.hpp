@@ -25,7 +25,9 @@
 #include "cuda/launch.hpp"
 #include "cuda/linear.hpp"
 #include "cuda/loss.hpp"
+#include "cuda/multi_tensor.hpp"  // backend::multi_tensor<Cuda>: the optimizers' one-launch update
 #include "cuda/pool.hpp"
+#include "cuda/step_scalars.hpp"
 #include "cuda/transfer.hpp"
 
 namespace ctnn::backend {

@@ -5,7 +5,9 @@
 //     serialise with the legacy default stream),
 //   - a cuDNN handle and a cuBLAS handle, both bound to that stream,
 //   - the workspace shared by all convolutions (they run one after another on the one stream),
-//     sized while layers are constructed, so a training step allocates nothing.
+//     sized while layers are constructed, so a training step allocates nothing; it is a tracked
+//     resource (portable/capture_record.hpp): a captured graph that used it refuses to replay
+//     after it has grown.
 // It lives until the process exits and is never destroyed (destroying library handles during
 // static destruction races the CUDA runtime's own teardown).
 //
@@ -21,6 +23,7 @@
 //   conv_workspace_limit   largest convolution workspace an algorithm may use
 
 #include "check.hpp"
+#include "portable/capture_record.hpp"
 
 #include <cstddef>
 #include <string>
@@ -108,11 +111,13 @@ public:
                            cudaGetErrorString(e), ")");
       }
       workspace_bytes_ = bytes;
+      workspace_tracked_.relocated(workspace_);
     }
     return workspace_;
   }
   void* workspace() const noexcept { return workspace_; }
   std::size_t workspace_size() const noexcept { return workspace_bytes_; }
+  const detail::TrackedResource& workspace_resource() const noexcept { return workspace_tracked_; }
 
 private:
   static constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
@@ -125,6 +130,7 @@ private:
   void* cublas_workspace_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
+  detail::TrackedResource workspace_tracked_{"the shared convolution workspace (ctnn::cuda::Context::workspace)"};
 };
 
 // The process's context, created on the first call (throws ctnn::Error when there is no GPU).

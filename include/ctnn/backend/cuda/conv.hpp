@@ -101,6 +101,7 @@ public:
     if (batch == 0) return;
     Plan& p = plan(batch);
     auto& ctx = ctnn::cuda::context();
+    ctnn::cuda::detail::note_use(ctx.workspace_resource());
     const float one = 1.f, zero = 0.f;
     CTNN_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x, x, w_, w, p.fwd, p.algos.forward, ctx.workspace(),
                                              ctx.workspace_size(), &zero, p.y, y));
@@ -110,6 +111,7 @@ public:
     if (batch == 0) return;
     Plan& p = plan(batch);
     auto& ctx = ctnn::cuda::context();
+    ctnn::cuda::detail::note_use(ctx.workspace_resource());
     const float one = 1.f, zero = 0.f;
     // beta = 1: the filter gradient accumulates, as on the CPU.
     CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x, x, p.y, dy, p.bwd_filter,
