@@ -178,3 +178,125 @@ TEST_CASE("a step captured without ctnn::cuda::Graph is refused instead of freez
   (void)cudaGetLastError();
   CHECK(refused);
 }
+
+// ---- a step with no host wait -------------------------------------------------------------------
+
+namespace {
+
+using Small = Seq<Conv<3, 8, 3, 2, 1>, BatchNorm<8>, ReLU, Conv<8, 16, 3, 2, 1>, BatchNorm<16>, ReLU, GlobalAvgPool, Flatten,
+                  Linear<16, 10>>;
+using Cifar = Shape<3, 32, 32>;
+
+}  // namespace
+
+TEST_CASE("DeviceLoader batches are the CPU loader's, value for value, across epochs") {
+  const auto set = data::synthetic_cifar(96, 5);
+  auto options = data::LoaderOptions::training(7, 32);
+  options.cutout = 8;
+  options.cutout_probability = 0.5f;
+  options.background = false;
+  data::Loader<Cifar> cpu(set, options);
+  cuda::DeviceLoader<Cifar> gpu(set, options);
+  Tensor<Cifar, Cuda> x(32);
+  cuda::DeviceBuffer<std::int32_t> labels(32, "labels");
+  std::vector<std::int32_t> got(32);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    cpu.start_epoch(epoch);
+    for (std::size_t b = 0; b < 3; ++b) {
+      const auto* ref = cpu.next();
+      REQUIRE(ref);
+      gpu.next(x, labels.data());
+      CHECK(gpu.epoch() == epoch);
+      CHECK(gpu.batch_index() == b);
+      CHECK(to_host(x) == std::vector<float>(ref->images.data(), ref->images.data() + ref->images.size()));
+      Cuda::download(got.data(), labels.data(), 32 * sizeof(std::int32_t));
+      CHECK(got == std::vector<std::int32_t>(ref->labels.begin(), ref->labels.end()));
+    }
+  }
+}
+
+TEST_CASE("StepMetrics: loss and top-1 hits on the device as on the host") {
+  constexpr std::size_t n = 300, classes = 10;
+  Rng rng(8);
+  const auto logits = parity::random_values(n * classes, rng, -5.f, 5.f);
+  std::vector<std::int32_t> labels(n);
+  for (auto& l : labels) l = static_cast<std::int32_t>(rng.below(classes));
+  auto lc = parity::make_tensor<Shape<classes>, Cpu>(logits);
+  auto lg = parity::make_tensor<Shape<classes>, Cuda>(logits);
+  Tensor<Shape<classes>, Cpu> gc(n);
+  Tensor<Shape<classes>, Cuda> gg(n);
+  cuda::DeviceBuffer<std::int32_t> dl(n, "labels");
+  Cuda::upload(dl.data(), labels.data(), n * sizeof(std::int32_t));
+  cuda::StepMetrics metrics;
+  const float loss = softmax_cross_entropy(lc, labels, gc, 0.1f);
+  const std::size_t correct = count_correct(lc, labels);
+  metrics.accumulate(lg.data(), dl.data(), n, classes, 0.1f, gg.data());
+  metrics.accumulate(lg.data(), dl.data(), n, classes, 0.1f, gg.data());
+  const auto t = metrics.read();
+  CHECK(t.steps == 2);
+  CHECK(t.samples == 2 * n);
+  CHECK(t.correct == 2 * correct);
+  CHECK(t.mean_loss() == doctest::Approx(loss).epsilon(1e-6));
+  CHECK(parity::rel_error(parity::host_copy(gc), parity::host_copy(gg)) <= 1e-6);
+  CHECK(metrics.read().samples == 0);  // read() zeroed them
+}
+
+TEST_CASE("a DeviceStep never waits for the host: at most one wait per log interval, eager and replayed") {
+  const auto set = data::synthetic_cifar(320, 3);
+  cuda::DeviceLoader<Cifar> loader(set, data::LoaderOptions::training(1, 64));  // 5 batches per epoch
+  Network<Small, Cifar, Cuda> net(64, 2);
+  SGD<Cuda> opt{0.05f, 0.9f, 5e-4f, true};
+  cuda::DeviceStep step(net, opt, loader);
+  const schedule::Cosine lr_at{0.05f, 100};
+  std::size_t t = 0;
+  step();  // the first step builds the optimizer's state and its table (uploads: host waits)
+  step.read();
+  ++t;
+  constexpr std::size_t interval = 12, intervals = 3;  // crosses epoch boundaries (new plans)
+  const auto before = cuda::host_waits();
+  for (std::size_t i = 0; i < intervals; ++i) {
+    for (std::size_t k = 0; k < interval; ++k, ++t) {
+      opt.lr = lr_at(t);
+      step();
+    }
+    const auto m = step.read();
+    CHECK(m.steps == interval);
+    CHECK(std::isfinite(m.mean_loss()));
+  }
+  const auto eager_waits = cuda::host_waits() - before;
+  MESSAGE("eager: " << eager_waits << " host waits in " << intervals << " intervals of " << interval
+                    << " steps (last: " << cuda::last_host_wait() << ")");
+  CHECK(eager_waits <= intervals);
+
+  cuda::CapturedStep graph([&] { step(); }, 0);
+  graph();  // captures
+  step.read();
+  const auto before_graph = cuda::host_waits();
+  for (std::size_t i = 0; i < intervals; ++i) {
+    for (std::size_t k = 0; k < interval; ++k, ++t) {
+      opt.lr = lr_at(t);
+      graph();
+    }
+    CHECK(step.read().steps == interval);
+  }
+  const auto graph_waits = cuda::host_waits() - before_graph;
+  MESSAGE("graph replay: " << graph_waits << " host waits in " << intervals << " intervals");
+  CHECK(graph_waits <= intervals);
+  CHECK(opt.steps == t);
+}
+
+TEST_CASE("a DeviceStep learns: the loss falls within a few epochs of synthetic data") {
+  const auto set = data::synthetic_cifar(1024, 4);
+  cuda::DeviceLoader<Cifar> loader(set, data::LoaderOptions::training(2, 64));
+  Network<Small, Cifar, Cuda> net(64, 3);
+  SGD<Cuda> opt{0.1f, 0.9f, 5e-4f, true};
+  cuda::DeviceStep step(net, opt, loader);
+  cuda::CapturedStep graph([&] { step(); });
+  std::vector<double> losses;
+  for (std::size_t epoch = 0; epoch < 6; ++epoch) {
+    for (std::size_t b = 0; b < loader.batches_per_epoch(); ++b) graph();
+    losses.push_back(step.read().mean_loss());
+  }
+  MESSAGE("mean loss per epoch: " << losses[0] << " ... " << losses.back());
+  CHECK(losses.back() < 0.8 * losses.front());
+}

@@ -132,7 +132,7 @@ concept Evaluator = requires(float* dst, double* out, std::size_t n, expr::Tenso
 //   bind(params, state0, state1)   the tensors and up to two state arrays per parameter (nullptr:
 //                                  none), rebuilt only when a pointer changes
 //   sgd(values), adamw(values)     one update of all of them; `values()` returns the step's
-//                                  StepValues (optim/update_rule.hpp), called now or at each replay
+//                                  StepValues (backend/update_rule.hpp), called now or at each replay
 //   reset()                        forgets the binding
 // Without it, every tensor is updated by expressions through expr::evaluator<D>.
 template <class D>

@@ -27,6 +27,7 @@
 #include "cuda/loss.hpp"
 #include "cuda/multi_tensor.hpp"  // backend::multi_tensor<Cuda>: the optimizers' one-launch update
 #include "cuda/pool.hpp"
+#include "cuda/step_metrics.hpp"
 #include "cuda/step_scalars.hpp"
 #include "cuda/transfer.hpp"
 

@@ -4,7 +4,7 @@
 // On the CPU an optimizer uses them as plain values; on a GPU they are written into a device block
 // that the step's kernels read through a pointer, so that a captured CUDA graph replays each step
 // with that step's values (backend/cuda/step_scalars.hpp). Slot meanings belong to whoever fills
-// the block (optim/update_rule.hpp for the optimizers).
+// the block (backend/update_rule.hpp for the optimizers).
 
 #include <cstddef>
 #include <cstdint>

@@ -52,7 +52,7 @@
 #include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "state.hpp"
-#include "update_rule.hpp"
+#include "../backend/update_rule.hpp"
 
 namespace ctnn {
 

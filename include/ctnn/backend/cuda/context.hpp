@@ -24,6 +24,7 @@
 
 #include "check.hpp"
 #include "portable/capture_record.hpp"
+#include "portable/host_waits.hpp"
 
 #include <cstddef>
 #include <string>
@@ -94,8 +95,12 @@ public:
   cudnnHandle_t cudnn() const noexcept { return cudnn_; }
   cublasHandle_t cublas() const noexcept { return cublas_; }
 
-  // Waits until everything enqueued on the stream has finished.
-  void synchronize() { CTNN_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // Waits until everything enqueued on the stream has finished (a counted host wait, `why` naming
+  // the caller: portable/host_waits.hpp).
+  void synchronize(const char* why = "ctnn::cuda::synchronize") {
+    detail::count_host_wait(why);
+    CTNN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 
   // The shared convolution workspace, grown to at least `bytes`. Growing frees the old block
   // (cudaFree waits for the device), so call it while building layers, not inside a step.
@@ -139,6 +144,14 @@ inline Context& context() {
   return *ctx;
 }
 
-inline void synchronize() { context().synchronize(); }
+inline void synchronize() { context().synchronize("ctnn::cuda::synchronize"); }
+
+namespace detail {
+// Waits for `event` (a counted host wait).
+inline void wait_for(cudaEvent_t event, const char* why) {
+  count_host_wait(why);
+  CTNN_CUDA_CHECK(cudaEventSynchronize(event));
+}
+}  // namespace detail
 
 }  // namespace ctnn::cuda

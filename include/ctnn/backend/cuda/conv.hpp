@@ -190,7 +190,7 @@ private:
       CTNN_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, xs.data(), p.y, ys.data(), p.bwd_filter, w_,
                                                                      dws.data(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
                                                                      &n_bwd_filter, bwd_filter, scratch.data(), search_ws));
-      ctx.synchronize();  // the scratch buffers are freed next
+      ctx.synchronize("the convolution algorithm search");  // the scratch buffers are freed next
     } else {
       CTNN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, w_, p.fwd, p.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                               &n_fwd, fwd));

@@ -3,7 +3,7 @@
 // backend::multi_tensor<Cuda>, see backend/contract.hpp): instead of one to three launches per
 // tensor (62 tensors in ResNet-18), one launch walks a device table of
 // {value, grad, state0, state1, size} in chunks of `chunk_elements`, one chunk per block at a time.
-// The per-element arithmetic is update_rule::sgd_update / adamw_update (optim/update_rule.hpp,
+// The per-element arithmetic is update_rule::sgd_update / adamw_update (backend/update_rule.hpp,
 // tested on the CPU against the CPU optimizers); the step's scalars come from a StepScalars block,
 // so a captured graph replays every step with that step's learning rate and bias corrections.
 //
@@ -30,7 +30,7 @@
 #include "../../core/error.hpp"
 #include "../../core/parameter.hpp"
 #include "../../core/step_values.hpp"
-#include "../../optim/update_rule.hpp"
+#include "../update_rule.hpp"
 #include "../contract.hpp"
 
 namespace ctnn::cuda {

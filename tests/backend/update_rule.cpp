@@ -1,10 +1,10 @@
-// The per-element update rules of a multi-tensor kernel (optim/update_rule.hpp, CTNN_HD) against
+// The per-element update rules of a multi-tensor kernel (backend/update_rule.hpp, CTNN_HD) against
 // the CPU optimizers, bit for bit: several steps of SGD (plain, momentum, dampening, Nesterov,
 // weight decay, lr changed every step by a cosine schedule) and AdamW, one value at a time through
 // update_rule with the step's StepValues, the CPU optimizer through its expressions.
 #include <ctnn/backend/cpu.hpp>
 #include <ctnn/optim.hpp>
-#include <ctnn/optim/update_rule.hpp>
+#include <ctnn/backend/update_rule.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>

@@ -5,8 +5,8 @@
 //     expressions; a GPU writes them into a device block that its kernels read, so that a replayed
 //     CUDA graph sees each step's learning rate and bias corrections;
 //   - the per-element half (sgd_update, adamw_update, CTNN_HD): what a multi-tensor kernel does to
-//     each value, with the same operations in the same order as the CPU expressions in sgd.hpp and
-//     adamw.hpp (tests/optim/update_rule.cpp checks them against the CPU optimizers).
+//     each value, with the same operations in the same order as the CPU expressions in optim/sgd.hpp and
+//     optim/adamw.hpp (tests/backend/update_rule.cpp checks them against the CPU optimizers).
 // The first SGD step (buf = g) and Nesterov are slots, not branches of the host code, so one
 // captured update serves every step.
 
