@@ -300,3 +300,22 @@ TEST_CASE("a DeviceStep learns: the loss falls within a few epochs of synthetic 
   MESSAGE("mean loss per epoch: " << losses[0] << " ... " << losses.back());
   CHECK(losses.back() < 0.8 * losses.front());
 }
+
+// ---- algorithm choice and math mode -------------------------------------------------------------
+
+TEST_CASE("fp32 convolutions run FMA kernels only (what they were timed with); TF32 only on request") {
+  const backend::Geometry2d g{64, 16, 16, 64, 16, 16, 3, 1, 1};
+  for (const auto search : {cuda::ConvSearch::find, cuda::ConvSearch::heuristic}) {
+    cuda::Settings s = cuda::settings();
+    s.conv_search = search;
+    s.allow_tf32 = false;
+    s.verbose = true;  // the per-pass algorithm and math type on stderr
+    backend::cuda::Conv2d conv(g, 32, s);
+    CHECK(conv.algorithms().forward_math == CUDNN_FMA_MATH);
+    CHECK(conv.algorithms().backward_data_math == CUDNN_FMA_MATH);
+    CHECK(conv.algorithms().backward_filter_math == CUDNN_FMA_MATH);
+    s.allow_tf32 = true;
+    backend::cuda::Conv2d tf32(g, 32, s);  // any math type, each run as it was measured
+    (void)tf32;
+  }
+}

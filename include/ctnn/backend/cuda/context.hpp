@@ -21,12 +21,15 @@
 //   conv_search            find: time the candidate algorithms once per layer (cudnnFind*Ex);
 //                          heuristic: take cuDNN's first suggestion (cudnnGet*_v7), no timing
 //   conv_workspace_limit   largest convolution workspace an algorithm may use
+//   verbose                log each layer's algorithm and math type to stderr (default: on when the
+//                          environment has CTNN_CUDA_VERBOSE=1)
 
 #include "check.hpp"
 #include "portable/capture_record.hpp"
 #include "portable/host_waits.hpp"
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 
 #include "../../core/error.hpp"
@@ -35,11 +38,17 @@ namespace ctnn::cuda {
 
 enum class ConvSearch { find, heuristic };
 
+inline bool verbose_from_environment() {
+  const char* v = std::getenv("CTNN_CUDA_VERBOSE");
+  return v && v[0] == '1';
+}
+
 struct Settings {
   bool allow_tf32 = false;
   bool deterministic = false;
   ConvSearch conv_search = ConvSearch::find;
   std::size_t conv_workspace_limit = std::size_t{512} << 20;
+  bool verbose = verbose_from_environment();
 };
 
 inline Settings& settings() {

@@ -145,7 +145,7 @@ public:
       return;
     }
     if (graph_.empty() || (policy_ == Recapture::when_stale && !graph_.stale().empty())) {
-      if (!graph_.empty() && std::getenv("CTNN_CUDA_VERBOSE"))
+      if (!graph_.empty() && settings().verbose)
         std::fprintf(stderr, "ctnn cuda: capturing the step again (%s)\n", graph_.stale().c_str());
       graph_.capture(step_);
       ++captures_;

@@ -13,6 +13,7 @@
 #include "launch.hpp"
 
 #include <cstddef>
+#include <cstdio>
 
 namespace ctnn::backend::cuda {
 
@@ -26,16 +27,15 @@ __global__ void add_bias(T* y, const T* b, std::size_t n, std::size_t out) {
     y[i] += b[i % out];
 }
 
-// db[o] += sum over rows of dy[r * out + o]; one thread per output, reading along rows is
-// coalesced across the threads of a warp.
+// db[o] += sum over rows of dy[r * out + o]; one block per output, its threads over the rows (one
+// thread per output left a 10-class head to 10 threads).
 template <class T>
 __global__ void bias_grad(const T* dy, T* db, std::size_t rows, std::size_t out) {
-  const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
-  for (std::size_t o = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < out; o += stride) {
-    T s = 0;
-    for (std::size_t r = 0; r < rows; ++r) s += dy[r * out + o];
-    db[o] += s;
-  }
+  const std::size_t o = blockIdx.x;
+  T s = 0;
+  for (std::size_t r = threadIdx.x; r < rows; r += blockDim.x) s += dy[r * out + o];
+  s = ctnn::cuda::detail::block_sum(s);
+  if (threadIdx.x == 0) db[o] += s;
 }
 
 }  // namespace detail
@@ -43,7 +43,11 @@ __global__ void bias_grad(const T* dy, T* db, std::size_t rows, std::size_t out)
 class Linear {
 public:
   Linear(std::size_t in, std::size_t out, std::size_t /*max_batch*/)
-      : in_(in), out_(out), math_(ctnn::cuda::settings().allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) {}
+      : in_(in), out_(out), math_(ctnn::cuda::settings().allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) {
+    if (ctnn::cuda::settings().verbose)
+      std::fprintf(stderr, "ctnn cuda: linear %zu -> %zu: cublasSgemm with %s\n", in, out,
+                   math_ == CUBLAS_DEFAULT_MATH ? "CUBLAS_DEFAULT_MATH (float32 FMA, no TF32)" : "CUBLAS_TF32_TENSOR_OP_MATH (TF32 opt-in)");
+  }
 
   void forward(const float* x, const float* w, const float* b, float* y, std::size_t batch) {
     if (batch == 0) return;
@@ -66,7 +70,7 @@ public:
     // dw^T [in, out] += x^T [in, batch] * (dy^T [out, batch])^T
     CTNN_CUBLAS_CHECK(cublasSgemm(ctx.cublas(), CUBLAS_OP_N, CUBLAS_OP_T, i(in_), i(out_), i(batch), &one, x, i(in_), dy,
                                   i(out_), &one, dw, i(in_)));
-    detail::bias_grad<float><<<ctnn::cuda::detail::grid_for(out_), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(
+    detail::bias_grad<float><<<static_cast<unsigned>(out_), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(
         dy, db, batch, out_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bias_grad");
     if (!dx) return;
