@@ -26,6 +26,7 @@
 
 #include "check.hpp"
 #include "portable/capture_record.hpp"
+#include "portable/device_memory.hpp"
 #include "portable/host_waits.hpp"
 
 #include <cstddef>
@@ -92,6 +93,7 @@ public:
     // A fixed cuBLAS workspace keeps cuBLAS from allocating during a step (and so makes steps
     // capturable as CUDA graphs).
     CTNN_CUDA_CHECK(cudaMalloc(&cublas_workspace_, cublas_workspace_bytes));
+    detail::count_allocation(cublas_workspace_, cublas_workspace_bytes);
     CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, cublas_workspace_bytes));
   }
   Context(const Context&) = delete;
@@ -115,7 +117,10 @@ public:
   // (cudaFree waits for the device), so call it while building layers, not inside a step.
   void* workspace(std::size_t bytes) {
     if (bytes > workspace_bytes_) {
-      if (workspace_) CTNN_CUDA_CHECK(cudaFree(workspace_));
+      if (workspace_) {
+        detail::count_free(workspace_);
+        CTNN_CUDA_CHECK(cudaFree(workspace_));
+      }
       workspace_ = nullptr;
       workspace_bytes_ = 0;
       const cudaError_t e = cudaMalloc(&workspace_, bytes);
@@ -125,6 +130,7 @@ public:
                            cudaGetErrorString(e), ")");
       }
       workspace_bytes_ = bytes;
+      detail::count_allocation(workspace_, bytes);
       workspace_tracked_.relocated(workspace_);
     }
     return workspace_;

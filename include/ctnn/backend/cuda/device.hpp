@@ -11,6 +11,7 @@
 
 #include "check.hpp"
 #include "context.hpp"
+#include "portable/device_memory.hpp"
 
 #include <cstddef>
 
@@ -27,7 +28,10 @@ struct Cuda {
     if (bytes == 0) return nullptr;
     void* p = nullptr;
     const cudaError_t e = cudaMalloc(&p, bytes);
-    if (e == cudaSuccess) return p;
+    if (e == cudaSuccess) {
+      cuda::detail::count_allocation(p, bytes);
+      return p;
+    }
     (void)cudaGetLastError();
     if (e == cudaErrorMemoryAllocation) {
       std::size_t free_bytes = 0, total_bytes = 0;
@@ -49,6 +53,7 @@ struct Cuda {
   // ignored.
   static void deallocate(void* p) noexcept {
     if (!p) return;
+    cuda::detail::count_free(p);
     if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
   }
 
