@@ -106,8 +106,7 @@ build_here() {
   for d in "${lib_dirs[@]}"; do [ -n "$d" ] && libs+=("-L$d"); done
   libs+=(-l:libcudnn.so.9 -l:libcublas.so.13)
   # shellcheck disable=SC2054  # (the commas belong to one nvcc option)
-  local flags=(-std=c++20 -O3 -arch=sm_90 --expt-relaxed-constexpr --diag-suppress=20012,20015 -DNDEBUG
-               -DCTNN_BENCH_HAS_BF16=1)
+  local flags=(-std=c++20 -O3 -arch=sm_90 --expt-relaxed-constexpr --diag-suppress=20012,20015 -DNDEBUG)
   echo "building with nvcc into $out"
   nvcc "${flags[@]}" "${inc[@]}" tests/cuda/layers.cu tests/cuda/resnet.cu tests/cuda/step.cu tests/cuda/precision.cu \
     tests/cuda/include_order.cu -o "$out/ctnn_cuda_tests" "${libs[@]}" &

@@ -15,9 +15,10 @@
 // steps as
 //   RESULT ctnn_<config> <batch> <img/s> <peak MiB>
 //
-// --train-epoch: one epoch of real training (cosine learning rate from 0.2, batch 512 by default)
-// on data::synthetic_cifar images through cuda::DeviceLoader and cuda::DeviceStep, replayed from a
-// CUDA graph; the mean loss of every 10 steps (one host wait each), then
+// --train-epoch: one epoch of real training (cosine learning rate from 0.2, batch 512 by default,
+// Precision::bf16 unless --precision fp32) on data::synthetic_cifar images through
+// cuda::DeviceLoader and cuda::DeviceStep, replayed from a CUDA graph; the mean loss of every 10
+// steps (one host wait each), then
 //   RESULT train_first_loss <loss>   RESULT train_last_loss <loss>   RESULT train_img_per_s <img/s>
 #include <ctnn/ctnn.hpp>
 
@@ -29,11 +30,6 @@
 #include <string>
 #include <vector>
 
-// Set to 1 where Network takes a Precision (bf16 rows in the table).
-#ifndef CTNN_BENCH_HAS_BF16
-#define CTNN_BENCH_HAS_BF16 0
-#endif
-
 using namespace ctnn;
 
 namespace {
@@ -44,12 +40,13 @@ struct Options {
   std::string configs = "fp32_eager,fp32_graph,bf16_graph";
   bool train_epoch = false;
   std::size_t images = 50000;
+  std::string precision = "bf16";  // of the --train-epoch run
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--batch N] [--steps N] [--repeats N] [--warmup N] [--configs fp32_eager,fp32_graph,bf16_graph]\n"
-               "       %s --train-epoch [--batch N] [--images N]\n",
+               "       %s --train-epoch [--batch N] [--images N] [--precision bf16|fp32]\n",
                argv0, argv0);
   std::exit(2);
 }
@@ -66,6 +63,11 @@ Options parse(int argc, char** argv) {
     const std::string v = argv[++i];
     if (k == "--configs") {
       o.configs = v;
+      continue;
+    }
+    if (k == "--precision") {
+      if (v != "bf16" && v != "fp32") usage(argv[0]);
+      o.precision = v;
       continue;
     }
     const long n = std::strtol(v.c_str(), nullptr, 10);
@@ -102,7 +104,10 @@ void run(const char* config, const Options& o, bool graph) {
   for (auto& l : labels_host) l = static_cast<std::int32_t>(rng.below(10));
 
   typename Net::input_type x(o.batch);
-  copy_from_host(x, std::span<const float>(x_host));
+  if constexpr (cuda::is_mixed_v<typename Net::device>)
+    cuda::upload_values(x, std::span<const float>(x_host));
+  else
+    copy_from_host(x, std::span<const float>(x_host));
   cuda::DeviceBuffer<std::int32_t> labels(o.batch, "labels");
   Cuda::upload(labels.data(), labels_host.data(), o.batch * sizeof(std::int32_t));
   typename Net::output_type grad(o.batch);
@@ -222,14 +227,11 @@ int main(int argc, char** argv) {
     std::printf("ctnn ResNet-18 CIFAR training step on %s: CUDA runtime %d, driver %d, cuDNN %zu\n", p.name, runtime, driver,
                 cudnnGetVersion());
     cuda::settings().allow_tf32 = false;
-    if (o.train_epoch) return train_epoch<Fp32>(o);
+    using Bf16 = Network<ResNet18<10>, In, Cuda, Precision::bf16>;
+    if (o.train_epoch) return o.precision == "bf16" ? train_epoch<Bf16>(o) : train_epoch<Fp32>(o);
     if (wanted(o, "fp32_eager")) run<Fp32>("fp32_eager", o, false);
     if (wanted(o, "fp32_graph")) run<Fp32>("fp32_graph", o, true);
-#if CTNN_BENCH_HAS_BF16
-    if (wanted(o, "bf16_graph")) run<Network<ResNet18<10>, In, Cuda, Precision::bf16>>("bf16_graph", o, true);
-#else
-    if (wanted(o, "bf16_graph")) std::printf("ctnn_bf16_graph: not built (Precision::bf16 is not available in this build)\n");
-#endif
+    if (wanted(o, "bf16_graph")) run<Bf16>("bf16_graph", o, true);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_train_step_cuda: %s\n", e.what());
     return 1;

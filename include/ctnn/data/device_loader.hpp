@@ -30,15 +30,18 @@
 #include "../backend/cuda/check.hpp"
 #include "../backend/cuda/context.hpp"
 #include "../backend/cuda/device.hpp"
+#include "../backend/cuda/half.hpp"
 #include "../backend/cuda/launch.hpp"
 #include "../backend/cuda/step_scalars.hpp"
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/precision.hpp"
 #include "../core/shape.hpp"
 #include "../core/step_values.hpp"
 #include "../core/tensor.hpp"
@@ -60,11 +63,12 @@ namespace loader_slot {
 inline constexpr std::size_t batch = 0, plan = 1;  // uint32 bits: batch of the epoch, plan buffer (0 or 1)
 }
 
-// out[s, c, y, x] for s < batch: one thread per value.
-template <std::size_t C, std::size_t H, std::size_t W>
+// out[s, c, y, x] (NCHW float) or out[s, y, x, c] (NHWC, 16 bits: Precision::bf16/fp16) for
+// s < batch: one thread per value.
+template <std::size_t C, std::size_t H, std::size_t W, class T, bool Nhwc>
 __global__ void augment_batch(const std::uint8_t* images, const std::int32_t* dataset_labels, const PlanEntry* plan0,
                               const PlanEntry* plan1, const float* scalars, std::size_t batch, std::size_t pad,
-                              std::size_t cutout, const float* lut, float* out, std::int32_t* labels) {
+                              std::size_t cutout, const float* lut, T* out, std::int32_t* labels) {
   const std::size_t b = float_as_bits(scalars[loader_slot::batch]);
   const PlanEntry* plan = (float_as_bits(scalars[loader_slot::plan]) ? plan1 : plan0) + b * batch;
   constexpr std::size_t sample = C * H * W;
@@ -72,9 +76,12 @@ __global__ void augment_batch(const std::uint8_t* images, const std::int32_t* da
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const std::size_t s = i / sample, r = i - s * sample;
-    const std::size_t c = r / (H * W), y = r / W % H, x = r % W;
+    const std::size_t c = Nhwc ? r % C : r / (H * W);
+    const std::size_t p = Nhwc ? r / C : r % (H * W);
+    const std::size_t y = p / W, x = p % W;
     const PlanEntry e = plan[s];
-    out[i] = data::augmented_value(images + e.index * sample, H, W, c, y, x, e.augmentation, pad, lut + c * 256, cutout);
+    out[i] = store<T>(
+        data::augmented_value(images + e.index * sample, H, W, c, y, x, e.augmentation, pad, lut + c * 256, cutout));
     if (r == 0) labels[s] = dataset_labels[e.index];
   }
 }
@@ -146,13 +153,17 @@ public:
   }
 
   // Writes the next batch into x (its batch becomes batch()) and its labels into `labels` (batch()
-  // int32 in device memory), in stream order.
-  void next(Tensor<S, Cuda>& x, std::int32_t* labels) {
+  // int32 in device memory), in stream order. x is a float NCHW tensor, or a 16-bit NHWC one of a
+  // Precision::bf16/fp16 network (D = CudaMixed<P>).
+  template <class D, class T>
+  void next(Tensor<S, D, T>& x, std::int32_t* labels) {
+    static_assert(std::is_base_of_v<Cuda, D>, "ctnn::cuda::DeviceLoader::next: the tensor must be on the GPU");
+    constexpr bool nhwc = layout_v<D> == Layout::nhwc;
     x.set_batch(opt_.batch);
     scalars_.publish([this] { return advance(); });
     using ctnn::cuda::detail::block_size;
     const std::size_t n = opt_.batch * S::size;
-    detail::augment_batch<C, H, W><<<ctnn::cuda::detail::grid_for(n), block_size, 0, context().stream()>>>(
+    detail::augment_batch<C, H, W, T, nhwc><<<ctnn::cuda::detail::grid_for(n), block_size, 0, context().stream()>>>(
         images_.data(), labels_.data(), plans_[0].data(), plans_[1].data(), scalars_.device(), opt_.batch, opt_.pad,
         opt_.augment ? opt_.cutout : 0, lut_.data(), x.data(), labels);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::augment_batch");

@@ -98,6 +98,14 @@ public:
     return out;
   }
 
+  // A flag in D's memory: an update that runs while it is nonzero changes nothing (dynamic loss
+  // scaling, cuda::LossScaler::found_inf()). Devices with a multi-tensor kernel only.
+  void skip_when(const std::uint32_t* device_flag)
+    requires backend::has_multi_tensor_v<D>
+  {
+    multi_.skip_when(device_flag);
+  }
+
   void reset() {
     if constexpr (backend::has_multi_tensor_v<D>) multi_.reset();
     buffers_.clear();

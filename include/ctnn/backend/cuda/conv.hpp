@@ -1,6 +1,6 @@
 #pragma once
-// CUDA convolution through cuDNN (NCHW, float32, no bias, any group count), the ConvKernel of
-// backend/contract.hpp:
+// CUDA convolution through cuDNN (NCHW float32, or NHWC bf16/fp16 on tensor cores; no bias, any group
+// count), the ConvKernel of backend/contract.hpp:
 //   Conv2d(geometry, max_batch)
 //   forward(x, w, y, batch)                 y = conv(x, w)
 //   backward(x, w, dy, dx, dw, batch)       dw += dconv/dw; dx = dconv/dx unless dx == nullptr
@@ -29,6 +29,7 @@
 #include "context.hpp"
 #include "descriptors.hpp"
 #include "buffer.hpp"
+#include "half.hpp"
 #include "portable/conv_choice.hpp"
 
 #include <algorithm>
@@ -107,38 +108,59 @@ std::vector<ConvCandidate> candidates(const Perf* results, int count, bool timed
 
 }  // namespace detail
 
-class Conv2d {
-public:
-  Conv2d(const Geometry2d& g, std::size_t max_batch) : Conv2d(g, max_batch, ctnn::cuda::settings()) {}
+// T: float (NCHW, float32 math) or a 16-bit type (NHWC, tensor-core math, Precision::bf16/fp16).
+// With 16 bits the float32 filter is converted to a T copy in cuDNN's KRSC layout at each forward,
+// and the filter gradient is computed in T and added to the float32 one.
+template <class T>
+class Convolution {
+  static constexpr bool half = ctnn::cuda::is_half_v<T>;
 
-  Conv2d(const Geometry2d& g, std::size_t max_batch, const ctnn::cuda::Settings& s)
-      : g_(g), settings_(s), w_(g.out_c, g.group_in_c(), g.kernel, g.kernel) {
+public:
+  Convolution(const Geometry2d& g, std::size_t max_batch) : Convolution(g, max_batch, ctnn::cuda::settings()) {}
+
+  Convolution(const Geometry2d& g, std::size_t max_batch, const ctnn::cuda::Settings& s)
+      : g_(g), settings_(s),
+        w_(g.out_c, g.group_in_c(), g.kernel, g.kernel, ctnn::cuda::cudnn_type<T>(), ctnn::cuda::cudnn_format<T>()) {
+    if constexpr (half) {
+      w16_ = ctnn::cuda::DeviceBuffer<T>(g.weight_size(), "a 16-bit copy of a convolution filter");
+      dw16_ = ctnn::cuda::DeviceBuffer<T>(g.weight_size(), "a 16-bit convolution filter gradient");
+    }
     plans_.push_back(make_plan(std::max<std::size_t>(max_batch, 1), s.conv_search == ctnn::cuda::ConvSearch::find));
   }
 
-  void forward(const float* x, const float* w, float* y, std::size_t batch) {
+  void forward(const T* x, const float* w, T* y, std::size_t batch) {
     if (batch == 0) return;
     Plan& p = plan(batch);
     auto& ctx = ctnn::cuda::context();
     ctnn::cuda::detail::note_use(ctx.workspace_resource());
     const float one = 1.f, zero = 0.f;
-    CTNN_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x, x, w_, w, p.fwd, p.algos.forward, ctx.workspace(),
-                                             ctx.workspace_size(), &zero, p.y, y));
+    CTNN_CUDNN_CHECK(cudnnConvolutionForward(ctx.cudnn(), &one, p.x, x, w_, filter(w), p.fwd, p.algos.forward,
+                                             ctx.workspace(), ctx.workspace_size(), &zero, p.y, y));
   }
 
-  void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
+  void backward(const T* x, const float* w, const T* dy, T* dx, float* dw, std::size_t batch) {
     if (batch == 0) return;
     Plan& p = plan(batch);
     auto& ctx = ctnn::cuda::context();
     ctnn::cuda::detail::note_use(ctx.workspace_resource());
     const float one = 1.f, zero = 0.f;
-    // beta = 1: the filter gradient accumulates, as on the CPU.
-    CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x, x, p.y, dy, p.bwd_filter,
-                                                    p.algos.backward_filter, ctx.workspace(), ctx.workspace_size(), &one,
-                                                    w_, dw));
+    if constexpr (half) {
+      // The 16-bit gradient of this batch, then added to the float32 one.
+      CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x, x, p.y, dy, p.bwd_filter,
+                                                      p.algos.backward_filter, ctx.workspace(), ctx.workspace_size(),
+                                                      &zero, w_, dw16_.data()));
+      ctnn::cuda::detail::accumulate_krsc(dw, dw16_.data(), g_.out_c, g_.group_in_c(), g_.kernel * g_.kernel);
+    } else {
+      // beta = 1: the filter gradient accumulates, as on the CPU.
+      CTNN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(ctx.cudnn(), &one, p.x, x, p.y, dy, p.bwd_filter,
+                                                      p.algos.backward_filter, ctx.workspace(), ctx.workspace_size(),
+                                                      &one, w_, dw));
+    }
+    // The filter forward used: backward follows forward with the same weights (the layer concept).
     if (dx)
-      CTNN_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, w_, w, p.y, dy, p.bwd_data, p.algos.backward_data,
-                                                    ctx.workspace(), ctx.workspace_size(), &zero, p.x, dx));
+      CTNN_CUDNN_CHECK(cudnnConvolutionBackwardData(ctx.cudnn(), &one, w_, half ? static_cast<const void*>(w16_.data()) : w,
+                                                    p.y, dy, p.bwd_data, p.algos.backward_data, ctx.workspace(),
+                                                    ctx.workspace_size(), &zero, p.x, dx));
   }
 
   const Geometry2d& geometry() const { return g_; }
@@ -146,6 +168,16 @@ public:
   const ConvAlgorithms& algorithms() const { return plans_.front().algos; }
 
 private:
+  // The filter cuDNN reads: w itself, or its 16-bit KRSC copy, converted now.
+  const void* filter(const float* w) {
+    if constexpr (half) {
+      ctnn::cuda::detail::filter_to_krsc(w, w16_.data(), g_.out_c, g_.group_in_c(), g_.kernel * g_.kernel);
+      return w16_.data();
+    } else {
+      return w;
+    }
+  }
+
   struct Plan {
     std::size_t batch = 0;
     ctnn::cuda::detail::TensorDescriptor x, y;
@@ -171,8 +203,10 @@ private:
 
     Plan p;
     p.batch = batch;
-    p.x.set(batch, g_.in_c, g_.in_h, g_.in_w);
-    p.y.set(batch, g_.out_c, g_.out_h, g_.out_w);
+    constexpr cudnnDataType_t type = ctnn::cuda::cudnn_type<T>();
+    constexpr cudnnTensorFormat_t format = ctnn::cuda::cudnn_format<T>();
+    p.x.set(batch, g_.in_c, g_.in_h, g_.in_w, type, format);
+    p.y.set(batch, g_.out_c, g_.out_h, g_.out_w, type, format);
     p.fwd = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
     p.bwd_data = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
     p.bwd_filter = ConvolutionDescriptor(g_.pad, g_.stride, base, g_.groups);
@@ -191,7 +225,7 @@ private:
       // Scratch operands of the real sizes; the search writes y, dx (into the x scratch) and dw.
       const std::size_t x_size = batch * g_.in_size(), y_size = batch * g_.out_size();
       const std::size_t w_size = g_.weight_size();
-      ctnn::cuda::DeviceBuffer<float> xs(x_size, "the convolution algorithm search"), ys(y_size, "the convolution algorithm search"),
+      ctnn::cuda::DeviceBuffer<T> xs(x_size, "the convolution algorithm search"), ys(y_size, "the convolution algorithm search"),
           ws(w_size, "the convolution algorithm search"), dws(w_size, "the convolution algorithm search");
       xs.zero();
       ys.zero();
@@ -319,13 +353,21 @@ private:
     std::fprintf(stderr, "%s\n", line.c_str());
   }
 
-  MathPolicy math_policy() const { return settings_.allow_tf32 ? MathPolicy::tf32 : MathPolicy::fp32; }
+  MathPolicy math_policy() const {
+    if constexpr (half)
+      return MathPolicy::half;
+    else
+      return settings_.allow_tf32 ? MathPolicy::tf32 : MathPolicy::fp32;
+  }
 
   Geometry2d g_;
   ctnn::cuda::Settings settings_;
   ctnn::cuda::detail::FilterDescriptor w_;
+  ctnn::cuda::DeviceBuffer<T> w16_, dw16_;  // 16 bits only: the filter and its gradient, KRSC
   std::vector<Plan> plans_;
   std::size_t last_ = 0;
 };
+
+using Conv2d = Convolution<float>;
 
 }  // namespace ctnn::backend::cuda

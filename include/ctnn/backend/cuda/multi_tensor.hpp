@@ -68,7 +68,8 @@ struct AdamWRule {
 
 template <class Rule>
 __global__ void multi_tensor_update(const TensorEntry* tensors, const Chunk* chunks, std::size_t n_chunks,
-                                    const float* scalars) {
+                                    const float* scalars, const std::uint32_t* skip) {
+  if (skip && *skip) return;  // an fp16 step with an inf/NaN gradient (loss_scale.hpp)
   __shared__ float s[StepValues::size];
   if (threadIdx.x < StepValues::size) s[threadIdx.x] = scalars[threadIdx.x];
   __syncthreads();
@@ -132,6 +133,10 @@ public:
     tracked_ = detail::TrackedResource("the multi-tensor optimizer table");  // the old one retires
   }
 
+  // A device flag: while it is nonzero when an update runs, the update leaves everything as it is
+  // (dynamic loss scaling skips steps with non-finite gradients; nullptr: never skip).
+  void skip_when(const std::uint32_t* flag) noexcept { skip_ = flag; }
+
   std::size_t tensors() const noexcept { return entries_.size(); }
   std::size_t chunks() const noexcept { return n_chunks_; }
 
@@ -146,7 +151,7 @@ private:
     const unsigned grid =
         static_cast<unsigned>(std::min<std::size_t>(n_chunks_, static_cast<std::size_t>(context().sm_count()) * 8));
     detail::multi_tensor_update<Rule><<<grid, ctnn::cuda::detail::block_size, 0, context().stream()>>>(
-        table_.data(), chunks_.data(), n_chunks_, scalars_->device());
+        table_.data(), chunks_.data(), n_chunks_, scalars_->device(), skip_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::multi_tensor_update");
   }
 
@@ -155,6 +160,7 @@ private:
   std::vector<detail::TensorEntry> entries_;
   std::size_t n_chunks_ = 0;
   std::optional<StepScalars> scalars_;
+  const std::uint32_t* skip_ = nullptr;
   detail::TrackedResource tracked_{"the multi-tensor optimizer table"};
 };
 

@@ -37,15 +37,16 @@ struct MetricTotals {
 
 namespace detail {
 
-template <class = void>
-__global__ void cross_entropy_metrics(const float* logits, const std::int32_t* labels, std::size_t n, std::size_t classes,
-                                      double eps, float* grad, MetricTotals* totals) {
+template <class T>
+__global__ void cross_entropy_metrics(const T* logits, const std::int32_t* labels, std::size_t n, std::size_t classes,
+                                      double eps, T* grad, const float* grad_scale, MetricTotals* totals) {
   const std::size_t s = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   double loss = 0.0;
   unsigned long long hit = 0;
   if (s < n) {
+    const double scale = grad_scale ? static_cast<double>(*grad_scale) : 1.0;
     const CrossEntropyRow r = cross_entropy_row(logits + s * classes, classes, static_cast<std::size_t>(labels[s]), eps,
-                                                1.0 / static_cast<double>(n), grad + s * classes);
+                                                scale / static_cast<double>(n), grad + s * classes);
     loss = r.loss;
     hit = r.correct ? 1 : 0;
   }
@@ -67,14 +68,16 @@ class StepMetrics {
 public:
   StepMetrics() : totals_(1, "the step metrics") { totals_.zero(); }
 
-  // Loss, gradient (`grad` may be `logits`) and hits of n samples; labels in device memory.
-  void accumulate(const float* logits, const std::int32_t* labels, std::size_t n, std::size_t classes,
-                  float label_smoothing, float* grad) {
+  // Loss, gradient (`grad` may be `logits`) and hits of n samples; labels in device memory. With
+  // `grad_scale` (device memory: an fp16 network's loss scale) the gradient is multiplied by it.
+  template <class T>
+  void accumulate(const T* logits, const std::int32_t* labels, std::size_t n, std::size_t classes, float label_smoothing,
+                  T* grad, const float* grad_scale = nullptr) {
     if (n == 0) return;
     constexpr unsigned block = 128;
     const auto grid = static_cast<unsigned>((n + block - 1) / block);
-    detail::cross_entropy_metrics<><<<grid, block, 0, context().stream()>>>(
-        logits, labels, n, classes, static_cast<double>(label_smoothing), grad, totals_.data());
+    detail::cross_entropy_metrics<T><<<grid, block, 0, context().stream()>>>(
+        logits, labels, n, classes, static_cast<double>(label_smoothing), grad, grad_scale, totals_.data());
     CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::cross_entropy_metrics");
   }
 

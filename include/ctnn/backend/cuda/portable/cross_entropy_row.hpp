@@ -21,27 +21,31 @@ struct CrossEntropyRow {
   bool correct;
 };
 
-CTNN_HD inline CrossEntropyRow cross_entropy_row(const float* x, std::size_t classes, std::size_t label, double eps,
-                                                 double inv_n, float* grad) {
+// T: the logits' element type (float, or a 16-bit type converted through float); `inv_n` scales the
+// gradient (1 / batch, times a loss scale under fp16).
+template <class T>
+CTNN_HD CrossEntropyRow cross_entropy_row(const T* x, std::size_t classes, std::size_t label, double eps, double inv_n,
+                                          T* grad) {
+  auto at = [x](std::size_t j) { return static_cast<double>(static_cast<float>(x[j])); };
   const double off = eps / static_cast<double>(classes);
   const double on = 1.0 - eps + off;
-  double m = x[0];
-  for (std::size_t j = 1; j < classes; ++j) m = x[j] > m ? static_cast<double>(x[j]) : m;
+  double m = at(0);
+  for (std::size_t j = 1; j < classes; ++j) m = at(j) > m ? at(j) : m;
   double sum_exp = 0.0, sum_shifted = 0.0;
   for (std::size_t j = 0; j < classes; ++j) {
-    const double z = static_cast<double>(x[j]) - m;
+    const double z = at(j) - m;
     sum_exp += std::exp(z);
     sum_shifted += z;
   }
   std::size_t best = 0;
   for (std::size_t j = 1; j < classes; ++j)
-    if (x[j] > x[best] || (x[best] != x[best] && x[j] == x[j])) best = j;
-  const double shifted_label = static_cast<double>(x[label]) - m;
+    if (at(j) > at(best) || (at(best) != at(best) && at(j) == at(j))) best = j;
+  const double shifted_label = at(label) - m;
   const double loss = std::log(sum_exp) - (1.0 - eps) * shifted_label - off * sum_shifted;
   const double inv_sum = 1.0 / sum_exp;
   for (std::size_t j = 0; j < classes; ++j) {
-    const double p = std::exp(static_cast<double>(x[j]) - m) * inv_sum;
-    grad[j] = static_cast<float>((p - (j == label ? on : off)) * inv_n);
+    const double p = std::exp(at(j) - m) * inv_sum;
+    grad[j] = static_cast<T>(static_cast<float>((p - (j == label ? on : off)) * inv_n));
   }
   return {loss, best == label};
 }
