@@ -269,7 +269,8 @@ TEST_CASE("a DeviceStep never waits for the host: at most one wait per log inter
   CHECK(eager_waits <= intervals);
 
   cuda::CapturedStep graph([&] { step(); }, 0);
-  graph();  // captures
+  graph();  // captures, then replays once: one step
+  ++t;
   step.read();
   const auto before_graph = cuda::host_waits();
   for (std::size_t i = 0; i < intervals; ++i) {
