@@ -107,13 +107,18 @@ build_here() {
   libs+=(-l:libcudnn.so.9 -l:libcublas.so.13)
   # shellcheck disable=SC2054  # (the commas belong to one nvcc option)
   local flags=(-std=c++20 -O3 -arch=sm_90 --expt-relaxed-constexpr --diag-suppress=20012,20015 -DNDEBUG)
-  echo "building with nvcc into $out"
-  nvcc "${flags[@]}" "${inc[@]}" tests/cuda/layers.cu tests/cuda/resnet.cu tests/cuda/step.cu tests/cuda/precision.cu \
-    tests/cuda/include_order.cu -o "$out/ctnn_cuda_tests" "${libs[@]}" &
-  local p1=$!
-  nvcc "${flags[@]}" "${inc[@]}" bench/gpu/train_step_cuda.cu -o "$out/bench_train_step_cuda" "${libs[@]}" &
-  local p2=$!
-  wait $p1 && wait $p2 || return 1
+  echo "building with nvcc into $out (every translation unit in parallel)"
+  local src pids=() objs=()
+  for src in tests/cuda/layers.cu tests/cuda/resnet.cu tests/cuda/step.cu tests/cuda/precision.cu \
+             tests/cuda/include_order.cu bench/gpu/train_step_cuda.cu; do
+    nvcc "${flags[@]}" "${inc[@]}" -c "$src" -o "$out/$(basename "$src" .cu).o" &
+    pids+=($!)
+  done
+  local pid
+  for pid in "${pids[@]}"; do wait "$pid" || return 1; done
+  for src in layers resnet step precision include_order; do objs+=("$out/$src.o"); done
+  nvcc "${flags[@]}" "${objs[@]}" -o "$out/ctnn_cuda_tests" "${libs[@]}" || return 1
+  nvcc "${flags[@]}" "$out/train_step_cuda.o" -o "$out/bench_train_step_cuda" "${libs[@]}" || return 1
   BIN=$out
 }
 
