@@ -54,8 +54,11 @@ public:
     Cuda::upload(state_.data(), &s, sizeof s);
   }
 
-  const float* scale() const noexcept { return &state_.data()->scale; }
-  const std::uint32_t* found_inf() const noexcept { return &state_.data()->found_inf; }
+  // Addresses inside the device block (computed, never dereferenced on the host).
+  const float* scale() const noexcept { return field<float>(offsetof(detail::LossScaleState, scale)); }
+  const std::uint32_t* found_inf() const noexcept {
+    return field<std::uint32_t>(offsetof(detail::LossScaleState, found_inf));
+  }
 
   void unscale(float* gradients, std::size_t n) {
     if (n == 0) return;
@@ -76,6 +79,11 @@ public:
   }
 
 private:
+  template <class F>
+  const F* field(std::size_t offset) const noexcept {
+    return reinterpret_cast<const F*>(reinterpret_cast<const unsigned char*>(state_.data()) + offset);
+  }
+
   DeviceBuffer<detail::LossScaleState> state_;
   detail::LossScaleRule rule_;
 };
