@@ -5,7 +5,8 @@ Runs the ctnn benchmark binaries (bench_conv, bench_network) and the same work i
 same thread count, then prints one table of rates and ratios (ctnn / PyTorch; above 1 means ctnn is
 faster). Rates are medians over repetitions.
 
-Rows: the ResNet-18 training step and inference, then per convolution of ResNet-18 on CIFAR-10
+Rows: the ResNet-18 training step and inference, the small network of bench/small_net.hpp (training
+and inference at batch 128), then per convolution of ResNet-18 on CIFAR-10
 (skipped with --quick) forward, backward data (PyTorch: torch.autograd.grad with respect to the
 input only), backward filter (with respect to the weight only) and backward data + filter together
 ("bwd", what a training step runs; twice the FLOPs).
@@ -59,7 +60,8 @@ def median_rate(fn, work, reps, warmup=1):
     return statistics.median(rates)
 
 
-def torch_resnet18():
+def torch_basic_block():
+    """The BasicBlock class (3x3 conv, BN, ReLU, 3x3 conv, BN, 1x1 conv + BN shortcut, ReLU)."""
     import torch.nn as nn
     import torch.nn.functional as F
 
@@ -76,6 +78,15 @@ def torch_resnet18():
 
         def forward(self, x):
             return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.sc(x))
+
+    return Block
+
+
+def torch_resnet18():
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    Block = torch_basic_block()
 
     class ResNet18(nn.Module):
         def __init__(self):
@@ -94,6 +105,28 @@ def torch_resnet18():
             return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
 
     return ResNet18()
+
+
+def torch_small_net():
+    """bench/small_net.hpp in PyTorch: a 16-channel stem on 1x28x28, two residual stages to 64."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    Block = torch_basic_block()
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 16, 3, 1, 1, bias=False)
+            self.bn = nn.BatchNorm2d(16)
+            self.blocks = nn.Sequential(Block(16, 32, 2), Block(32, 32, 1), Block(32, 64, 2), Block(64, 64, 1))
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            x = self.blocks(F.relu(self.bn(self.conv(x))))
+            return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+    return Small()
 
 
 def main():
@@ -133,6 +166,25 @@ def main():
         rows.append((f"ResNet-18 inference, batch {b}", "img/s",
                      pick(net, f"BM_resnet18_inference/{b}/")["img/s"],
                      median_rate(lambda: m(x), b, args.reps, 2)))
+
+    small = ctnn_bench(args.build, "bench_network", "BM_small_", args.threads, args.reps)
+    sm = torch_small_net()
+    sopt = torch.optim.SGD(sm.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    sx = torch.randn(128, 1, 28, 28)
+    sy = torch.randint(0, 10, (128,))
+
+    def small_step():
+        sopt.zero_grad(set_to_none=False)
+        F.cross_entropy(sm(sx), sy).backward()
+        sopt.step()
+
+    sm.train()
+    rows.append(("small net (1x28x28) train step, batch 128", "img/s", pick(small, "BM_small_train_step/128/")["img/s"],
+                 median_rate(small_step, 128, args.reps, 2)))
+    sm.eval()
+    with torch.no_grad():
+        rows.append(("small net (1x28x28) inference, batch 128", "img/s", pick(small, "BM_small_inference/128/")["img/s"],
+                     median_rate(lambda: sm(sx), 128, args.reps, 2)))
 
     if not args.quick and b == 64:
         convs = ctnn_bench(args.build, "bench_conv", "BM_conv_(forward|backward|backward_data|backward_filter)/",

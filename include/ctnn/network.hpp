@@ -1,5 +1,5 @@
 #pragma once
-// Network<Spec, InShape, Device>: an instantiated network. Every parameter, gradient, activation
+// Network<Spec, InShape, Device, Precision>: an instantiated network. Every parameter, gradient, activation
 // and workspace is allocated here, once, for max_batch samples; a training step allocates nothing.
 // After the layers are built, the memory plan (core/memory_plan.hpp) lets the activation gradients
 // share a few buffers and every kernel share one workspace; memory() reports the bytes by role.
@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/memory_plan.hpp"
 #include "core/parameter.hpp"
+#include "core/precision.hpp"
 #include "core/random.hpp"
 #include "core/tensor.hpp"
 #include "core/wiring.hpp"
@@ -29,13 +30,17 @@ namespace io {
 struct Weights;
 }  // namespace io
 
-template <class Spec, ShapeType InShape, class Device = Cpu>
+// Precision (core/precision.hpp): bf16 and fp16 run activations in 16 bits on a device that has
+// them (CUDA), with float32 parameters; `device` is then the device tag of that precision.
+template <class Spec, ShapeType InShape, class BaseDevice = Cpu, Precision P = Precision::fp32>
 class Network {
-  static_assert(ctnn::Device<Device>, "ctnn::Network: the device must be a ctnn::Device (core/device.hpp)");
+  static_assert(ctnn::Device<BaseDevice>, "ctnn::Network: the device must be a ctnn::Device (core/device.hpp)");
+  using Device = precision_device_t<BaseDevice, P>;
 
 public:
   using spec = Spec;
   using device = Device;
+  static constexpr Precision precision = P;
   using input_shape = InShape;
   using output_shape = output_shape_t<Spec, InShape>;
   using input_type = Tensor<InShape, Device>;
@@ -193,7 +198,7 @@ private:
       total += (params_[i].size + align - 1) / align * align;
     }
     if (total == 0) return;
-    gradients_ = Tensor<Shape<1>, Device>(total);
+    gradients_ = Tensor<Shape<1>, Device, float>(total);
     gradients_.zero();
     for (std::size_t i = 0; i < params_.size(); ++i)
       if (offset[i] != none) {
@@ -210,7 +215,7 @@ private:
   std::size_t max_batch_;
   Rng init_rng_;
   MemoryPlan<Device> plan_;  // owns the shared buffers the layers are bound to: declared before them
-  Tensor<Shape<1>, Device> gradients_;  // every gradient the layers let it hold (bind_gradients)
+  Tensor<Shape<1>, Device, float> gradients_;  // every gradient the layers let it hold (bind_gradients)
   std::vector<std::size_t> loose_gradients_;  // parameters whose gradients stay in their layers
   root_type root_;
   std::vector<Parameter> params_;

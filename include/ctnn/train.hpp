@@ -7,7 +7,9 @@
 //   train/clip.hpp      gradient clipping by the global norm
 //   train/history.hpp   the per-epoch CSV
 //   train/progress.hpp  the console progress bar or lines
+//   train/device_step.hpp  (nvcc only) cuda::DeviceStep, a GPU step during which the host never waits
 
+#include "core/config.hpp"
 #include "train/clip.hpp"
 #include "train/ema.hpp"
 #include "train/evaluate.hpp"
@@ -15,3 +17,6 @@
 #include "train/history.hpp"
 #include "train/progress.hpp"
 #include "train/step.hpp"
+#if CTNN_HAS_CUDA
+#include "train/device_step.hpp"
+#endif

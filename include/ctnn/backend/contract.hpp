@@ -24,6 +24,7 @@
 #include <span>
 
 #include "../core/device.hpp"
+#include "../core/precision.hpp"
 #include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 
@@ -67,69 +68,104 @@ struct kernels {
 
 // y = conv(x, w) with w [out_c, in_c / groups, k, k]; backward accumulates dw (dw += ...) and writes
 // dx unless it is null; either of dx and dw may be null.
-template <class K>
+// T is the device's element type (element_t<D>: float, or 16 bits under Precision::bf16/fp16):
+// activations and their gradients are T, parameters and their gradients float.
+template <class K, class T = float>
 concept ConvKernel = std::constructible_from<K, const Geometry2d&, std::size_t> &&
-                     requires(K& k, const float* c, float* m, std::size_t batch) {
-                       k.forward(c, c, m, batch);             // x, w, y
-                       k.backward(c, c, c, m, m, batch);      // x, w, dy, dx, dw
+                     requires(K& k, const T* c, T* m, const float* w, float* dw, std::size_t batch) {
+                       k.forward(c, w, m, batch);             // x, w, y
+                       k.backward(c, w, c, m, dw, batch);     // x, w, dy, dx, dw
                      };
 
 // PyTorch's batch norm over (channels, spatial values per channel): forward_train normalises by the
 // batch statistics and updates the running ones with `momentum`; forward_eval uses the running
 // ones; backward accumulates dgamma, dbeta and writes dx unless null (`eval`: the statistics of
 // the forward pass were the running ones).
-template <class K>
+template <class K, class T = float>
 concept BatchNormKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
-                          requires(K& k, const float* c, float* m, std::size_t batch, float f, bool eval) {
-                            k.forward_train(c, m, c, c, m, m, batch, f, f);   // x, y, gamma, beta, mean, var, batch, momentum, eps
-                            k.forward_eval(c, m, c, c, c, c, batch, f);       // x, y, gamma, beta, mean, var, batch, eps
-                            k.backward(c, c, m, c, m, m, c, c, batch, f, eval);  // x, dy, dx, gamma, dgamma, dbeta, mean, var, batch, eps, eval
+                          requires(K& k, const T* c, T* m, const float* p, float* q, std::size_t batch, float f, bool eval) {
+                            k.forward_train(c, m, p, p, q, q, batch, f, f);   // x, y, gamma, beta, mean, var, batch, momentum, eps
+                            k.forward_eval(c, m, p, p, p, p, batch, f);       // x, y, gamma, beta, mean, var, batch, eps
+                            k.backward(c, c, m, p, q, q, p, p, batch, f, eval);  // x, dy, dx, gamma, dgamma, dbeta, mean, var, batch, eps, eval
                           };
 
 // Max pooling (padding never wins) or average pooling (padding counted, PyTorch's default).
-template <class K>
+template <class K, class T = float>
 concept PoolKernel = std::constructible_from<K, const Geometry2d&, PoolKind, std::size_t> &&
-                     requires(K& k, const float* c, float* m, std::size_t batch) {
+                     requires(K& k, const T* c, T* m, std::size_t batch) {
                        k.forward(c, m, batch);    // x, y
                        k.backward(c, m, batch);   // dy, dx
                      };
 
 // [N, C, plane] -> [N, C], the mean of each plane, and its adjoint.
-template <class K>
+template <class K, class T = float>
 concept GlobalPoolKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
-                           requires(K& k, const float* c, float* m, std::size_t batch) {
+                           requires(K& k, const T* c, T* m, std::size_t batch) {
                              k.forward(c, m, batch);
                              k.backward(c, m, batch);
                            };
 
 // y = x w^T + b (w [out, in]); backward accumulates dw and db and writes dx unless null.
-template <class K>
+template <class K, class T = float>
 concept LinearKernel = std::constructible_from<K, std::size_t, std::size_t, std::size_t> &&
-                       requires(K& k, const float* c, float* m, std::size_t batch) {
-                         k.forward(c, c, c, m, batch);          // x, w, b, y
-                         k.backward(c, c, c, m, m, m, batch);   // x, w, dy, dx, dw, db
+                       requires(K& k, const T* c, T* m, const float* w, float* dw, std::size_t batch) {
+                         k.forward(c, w, w, m, batch);          // x, w, b, y
+                         k.backward(c, w, c, m, dw, dw, batch); // x, w, dy, dx, dw, db
                        };
 
 // The SUM over the batch of softmax cross-entropy (PyTorch's CrossEntropyLoss with label
 // smoothing); writes (softmax - target) / N into grad. The labels live on the host and are valid.
-template <class K>
-concept LossKernel = requires(const float* logits, std::span<const std::int32_t> labels, std::size_t classes,
-                              float smoothing, float* grad) {
+template <class K, class T = float>
+concept LossKernel = requires(const T* logits, std::span<const std::int32_t> labels, std::size_t classes,
+                              float smoothing, T* grad) {
   { K::softmax_cross_entropy_sum(logits, labels, classes, smoothing, grad) } -> std::convertible_to<double>;
 };
 
 // expr::evaluator<D>: one element-wise pass, and per-channel sums (expr/evaluator.hpp).
-template <class E>
-concept Evaluator = requires(float* dst, double* out, std::size_t n, expr::TensorLeaf<float> e) {
+template <class E, class T = float>
+concept Evaluator = requires(float* dst, T* act, double* out, std::size_t n, expr::TensorLeaf<T> e) {
   E::assign(dst, n, n, n, e);
+  E::assign(act, n, n, n, e);
   E::sum(out, n, n, n, e);
 };
+
+// ---- optional: one kernel for every parameter's update ----------------------------------------------
+// A device may register multi_tensor<D> with a nested `type` (backend/cuda/multi_tensor.hpp); the
+// optimizers then update all parameters with one launch, their per-step scalars read from device
+// memory (graph-safe). Its members, for an optimizer's parameter list:
+//   bind(params, state0, state1)   the tensors and up to two state arrays per parameter (nullptr:
+//                                  none), rebuilt only when a pointer changes
+//   sgd(values), adamw(values)     one update of all of them; `values()` returns the step's
+//                                  StepValues (backend/update_rule.hpp), called now or at each replay
+//   reset()                        forgets the binding
+// Without it, every tensor is updated by expressions through expr::evaluator<D>.
+template <class D>
+struct multi_tensor {};
+
+template <class D>
+inline constexpr bool has_multi_tensor_v = requires { typename multi_tensor<D>::type; };
+
+namespace detail {
+struct no_multi_tensor {};
+template <class D, bool = has_multi_tensor_v<D>>
+struct multi_tensor_or_none {
+  using type = no_multi_tensor;
+};
+template <class D>
+struct multi_tensor_or_none<D, true> {
+  using type = typename multi_tensor<D>::type;
+};
+}  // namespace detail
+
+// The device's multi-tensor updater, or an empty placeholder.
+template <class D>
+using multi_tensor_t = typename detail::multi_tensor_or_none<D>::type;
 
 // ---- a whole device -------------------------------------------------------------------------------
 
 // Checks one family at a time, so the first one a device lacks is the one the compiler names.
 template <class D>
-concept Backend = Device<D> && Evaluator<expr::evaluator<D>> &&
+concept Backend = Device<D> && Evaluator<expr::evaluator<D>, element_t<D>> &&
                   requires {
                     typename kernels<D>::conv2d;
                     typename kernels<D>::batchnorm;
@@ -138,8 +174,10 @@ concept Backend = Device<D> && Evaluator<expr::evaluator<D>> &&
                     typename kernels<D>::linear;
                     typename kernels<D>::loss;
                   } &&
-                  ConvKernel<typename kernels<D>::conv2d> && BatchNormKernel<typename kernels<D>::batchnorm> &&
-                  PoolKernel<typename kernels<D>::pool2d> && GlobalPoolKernel<typename kernels<D>::global_avg_pool> &&
-                  LinearKernel<typename kernels<D>::linear> && LossKernel<typename kernels<D>::loss>;
+                  ConvKernel<typename kernels<D>::conv2d, element_t<D>> &&
+                  BatchNormKernel<typename kernels<D>::batchnorm, element_t<D>> &&
+                  PoolKernel<typename kernels<D>::pool2d, element_t<D>> &&
+                  GlobalPoolKernel<typename kernels<D>::global_avg_pool, element_t<D>> &&
+                  LinearKernel<typename kernels<D>::linear, element_t<D>> && LossKernel<typename kernels<D>::loss, element_t<D>>;
 
 }  // namespace ctnn::backend

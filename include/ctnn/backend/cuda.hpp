@@ -22,10 +22,16 @@
 #include "cuda/device.hpp"
 #include "cuda/evaluator.hpp"  // expr::evaluator<Cuda>
 #include "cuda/graph.hpp"
+#include "cuda/half.hpp"
 #include "cuda/launch.hpp"
 #include "cuda/linear.hpp"
 #include "cuda/loss.hpp"
+#include "cuda/loss_scale.hpp"
+#include "cuda/mixed.hpp"  // Precision::bf16 / fp16: ctnn::CudaMixed<P> and its kernels
+#include "cuda/multi_tensor.hpp"  // backend::multi_tensor<Cuda>: the optimizers' one-launch update
 #include "cuda/pool.hpp"
+#include "cuda/step_metrics.hpp"
+#include "cuda/step_scalars.hpp"
 #include "cuda/transfer.hpp"
 
 namespace ctnn::backend {

@@ -18,25 +18,25 @@
 namespace ctnn::init {
 
 template <class S, class D, class F>
-void fill_with(Tensor<S, D>& t, F&& draw) {
+void fill_with(Tensor<S, D, float>& t, F&& draw) {
   std::vector<float> host(t.size());
   for (auto& v : host) v = draw();
   D::upload(t.data(), host.data(), host.size() * sizeof(float));
 }
 
 template <class S, class D>
-void constant(Tensor<S, D>& t, float value) {
+void constant(Tensor<S, D, float>& t, float value) {
   fill_with(t, [&] { return value; });
 }
 
 template <class S, class D>
-void kaiming_normal_fan_out(Tensor<S, D>& t, std::size_t fan_out, Rng& rng) {
+void kaiming_normal_fan_out(Tensor<S, D, float>& t, std::size_t fan_out, Rng& rng) {
   const double std = std::sqrt(2.0 / double(fan_out));
   fill_with(t, [&] { return static_cast<float>(rng.normal() * std); });
 }
 
 template <class S, class D>
-void uniform_fan_in(Tensor<S, D>& t, std::size_t fan_in, Rng& rng) {
+void uniform_fan_in(Tensor<S, D, float>& t, std::size_t fan_in, Rng& rng) {
   const float bound = static_cast<float>(1.0 / std::sqrt(double(fan_in)));
   fill_with(t, [&] { return rng.uniform(-bound, bound); });
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Tensor<Shape, Device, T>: a batch of samples of a static shape, stored contiguously (NCHW for
-// rank-3 shapes) on the heap or on a device. The capacity (maximum batch) is fixed at construction;
+// rank-3 shapes; NHWC on a device whose layout_v is Layout::nhwc, core/precision.hpp) on the heap or
+// on a device. T defaults to the device's element type (float, or a 16-bit type on a device that
+// runs Precision::bf16 / fp16). The capacity (maximum batch) is fixed at construction;
 // the current batch can be any value up to it, so nothing is allocated after construction.
 // A tensor built with `deferred` has a capacity but no storage yet: a network's memory plan binds it
 // to a buffer it shares with others (bind()); one that nothing binds allocates its own at its first
@@ -12,6 +14,7 @@
 
 #include "device.hpp"
 #include "error.hpp"
+#include "precision.hpp"
 #include "shape.hpp"
 
 namespace ctnn {
@@ -21,7 +24,7 @@ struct deferred_t {
 };
 inline constexpr deferred_t deferred{};
 
-template <ShapeType S, DeviceMemory D = Cpu, class T = float>
+template <ShapeType S, DeviceMemory D = Cpu, class T = element_t<D>>
 class Tensor {
 public:
   using shape = S;

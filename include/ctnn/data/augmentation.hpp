@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 #include "../core/random.hpp"
 #include "sampling.hpp"
@@ -134,6 +135,29 @@ void write_sample(const std::uint8_t* src, const Augmentation& a, std::size_t pa
       }
     }
   }
+}
+
+// The value write_sample and apply_cutout give output element (c, y, x) of a C x H x W sample, one
+// element at a time: the body of the GPU augmentation kernel (backend/cuda/device_loader.hpp), so a
+// batch prepared on the GPU is the CPU loader's, value for value. `lut` is channel c's table of the
+// Normalizer; `cutout_size` the CropFlip's cutout (0: off).
+CTNN_HD inline float augmented_value(const std::uint8_t* image, std::size_t H, std::size_t W, std::size_t c,
+                                     std::size_t y, std::size_t x, const Augmentation& a, std::size_t pad,
+                                     const float* lut, std::size_t cutout_size) {
+  if (a.cutout && cutout_size > 0) {
+    const auto half = static_cast<std::ptrdiff_t>(cutout_size / 2);
+    const auto size = static_cast<std::ptrdiff_t>(cutout_size);
+    const std::ptrdiff_t cy = static_cast<std::ptrdiff_t>(a.cutout_y) - half;
+    const std::ptrdiff_t cx = static_cast<std::ptrdiff_t>(a.cutout_x) - half;
+    const auto yy = static_cast<std::ptrdiff_t>(y), xx = static_cast<std::ptrdiff_t>(x);
+    if (yy >= cy && yy < cy + size && xx >= cx && xx < cx + size) return 0.f;
+  }
+  const auto h = static_cast<std::ptrdiff_t>(H), w = static_cast<std::ptrdiff_t>(W);
+  const std::ptrdiff_t sy = static_cast<std::ptrdiff_t>(y) + static_cast<std::ptrdiff_t>(a.crop_y) - static_cast<std::ptrdiff_t>(pad);
+  const std::ptrdiff_t mx = a.flip ? w - 1 - static_cast<std::ptrdiff_t>(x) : static_cast<std::ptrdiff_t>(x);
+  const std::ptrdiff_t sx = mx + static_cast<std::ptrdiff_t>(a.crop_x) - static_cast<std::ptrdiff_t>(pad);
+  if (sy < 0 || sy >= h || sx < 0 || sx >= w) return lut[0];
+  return lut[image[c * H * W + static_cast<std::size_t>(sy) * W + static_cast<std::size_t>(sx)]];
 }
 
 }  // namespace ctnn::data

@@ -22,16 +22,26 @@ concept Node = std::is_base_of_v<node_tag, std::remove_cvref_t<T>>;
 
 // ---- leaves ---------------------------------------------------------------------------------
 
+// The type arithmetic on stored T values runs in: T itself, except 16-bit floating-point types,
+// which a device header maps to float (backend/cuda/mixed.hpp), so that bf16 activations combine
+// with float parameters and scalars and every expression computes in float.
+template <class T>
+struct compute_type {
+  using type = T;
+};
+template <class T>
+using compute_t = typename compute_type<T>::type;
+
 template <class T>
 struct TensorLeaf : node_tag {
   const T* p;
-  CTNN_HD T operator()(std::size_t i, std::size_t) const { return p[i]; }
+  CTNN_HD compute_t<T> operator()(std::size_t i, std::size_t) const { return static_cast<compute_t<T>>(p[i]); }
 };
 
 template <class T>
 struct ChannelLeaf : node_tag {
   const T* p;
-  CTNN_HD T operator()(std::size_t, std::size_t c) const { return p[c]; }
+  CTNN_HD compute_t<T> operator()(std::size_t, std::size_t c) const { return static_cast<compute_t<T>>(p[c]); }
 };
 
 template <class T>

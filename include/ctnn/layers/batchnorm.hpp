@@ -34,7 +34,7 @@ struct BatchNorm {
   public:
     using input_type = Tensor<X, D>;
     using output_type = Tensor<X, D>;
-    using vector_type = Tensor<Shape<C>, D>;
+    using vector_type = Tensor<Shape<C>, D, float>;  // float32 at every precision
     static constexpr std::size_t spatial = X::size / C;
 
     layer(std::size_t max_batch, Rng&)

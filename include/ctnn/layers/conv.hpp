@@ -85,8 +85,8 @@ struct Conv {
   public:
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;
-    using weight_type = Tensor<Shape<weight_size>, D>;
-    using bias_type = Tensor<Shape<Out>, D>;
+    using weight_type = Tensor<Shape<weight_size>, D, float>;  // float32 at every precision
+    using bias_type = Tensor<Shape<Out>, D, float>;
 
     layer(std::size_t max_batch, Rng& rng)
         : w_(1), dw_(1), b_(has_bias ? 1 : 0), db_(has_bias ? 1 : 0), sums_(has_bias ? 1 : 0), y_(max_batch),

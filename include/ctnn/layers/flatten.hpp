@@ -18,6 +18,12 @@ struct Flatten {
 
   template <class X, class D>
   class layer {
+    // On an NHWC device (Precision::bf16/fp16) the copy would order the features H, W, C, not C, H,
+    // W as the CPU and checkpoints do; after a 1 x 1 map (GlobalAvgPool) the two orders agree.
+    static_assert(layout_v<D> != Layout::nhwc || X::size == X::template dim<0>,
+                  "ctnn::Flatten: with Precision::bf16/fp16 (NHWC) a Flatten must follow a 1 x 1 map (GlobalAvgPool); "
+                  "flattening a spatial map in 16 bits is not supported yet");
+
   public:
     using input_type = Tensor<X, D>;
     using output_type = Tensor<Shape<X::size>, D>;

@@ -71,14 +71,14 @@ struct Linear {
       c.parameter("bias", b_, db_, ParamKind::bias);
     }
 
-    Tensor<Shape<Out * In>, D>& weight() { return w_; }
-    Tensor<Shape<Out * In>, D>& weight_grad() { return dw_; }
-    Tensor<Shape<Out>, D>& bias() { return b_; }
-    Tensor<Shape<Out>, D>& bias_grad() { return db_; }
+    Tensor<Shape<Out * In>, D, float>& weight() { return w_; }
+    Tensor<Shape<Out * In>, D, float>& weight_grad() { return dw_; }
+    Tensor<Shape<Out>, D, float>& bias() { return b_; }
+    Tensor<Shape<Out>, D, float>& bias_grad() { return db_; }
 
   private:
-    Tensor<Shape<Out * In>, D> w_, dw_;
-    Tensor<Shape<Out>, D> b_, db_;
+    Tensor<Shape<Out * In>, D, float> w_, dw_;
+    Tensor<Shape<Out>, D, float> b_, db_;  // float32 at every precision
     output_type y_;
     input_type dx_;
     const input_type* x_ = nullptr;

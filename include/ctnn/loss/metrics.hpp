@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "../core/device.hpp"
@@ -34,20 +35,30 @@ inline std::size_t argmax(const float* row, std::size_t classes) {
   return best;
 }
 
-template <std::size_t C, class D>
-std::size_t count_correct(const Tensor<Shape<C>, D>& logits, std::span<const std::int32_t> labels) {
+// Logits of another element type than float (Precision::bf16/fp16) are converted to float first.
+template <std::size_t C, class D, class T>
+std::size_t count_correct(const Tensor<Shape<C>, D, T>& logits, std::span<const std::int32_t> labels) {
   const std::size_t n = logits.batch();
   detail::check_labels("ctnn::count_correct", labels, n, C);
-  thread_local std::vector<float> staging;  // grows, never shrinks
-  const float* x = host_view<D>(logits.data(), n * C, staging);
+  thread_local std::vector<T> staging;  // grows, never shrinks
+  const T* x = host_view<D>(logits.data(), n * C, staging);
+  const float* rows = nullptr;
+  if constexpr (std::is_same_v<T, float>) {
+    rows = x;
+  } else {
+    thread_local std::vector<float> converted;
+    converted.resize(n * C);
+    for (std::size_t i = 0; i < n * C; ++i) converted[i] = static_cast<float>(x[i]);
+    rows = converted.data();
+  }
   std::size_t correct = 0;
   for (std::size_t s = 0; s < n; ++s)
-    correct += argmax(x + s * C, C) == static_cast<std::size_t>(labels[s]) ? 1 : 0;
+    correct += argmax(rows + s * C, C) == static_cast<std::size_t>(labels[s]) ? 1 : 0;
   return correct;
 }
 
-template <std::size_t C, class D>
-double accuracy(const Tensor<Shape<C>, D>& logits, std::span<const std::int32_t> labels) {
+template <std::size_t C, class D, class T>
+double accuracy(const Tensor<Shape<C>, D, T>& logits, std::span<const std::int32_t> labels) {
   if (logits.batch() == 0) detail::fail("ctnn::accuracy: the batch is empty");
   return static_cast<double>(count_correct(logits, labels)) / static_cast<double>(logits.batch());
 }

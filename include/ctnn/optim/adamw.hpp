@@ -20,7 +20,10 @@
 //   bc1 = 1 - beta1^t,  bc2 = 1 - beta2^t
 //   p  -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
 // One fused expression per tensor through expr::assign_flat<D>(...): a pass for m, one for v,
-// one for p (the decay is fused into the p pass).
+// one for p (the decay is fused into the p pass). A device with a multi-tensor kernel
+// (backend::multi_tensor<D>, CUDA) updates all of them in one launch with update_rule::adamw_update
+// and the step's scalars (step count, bias corrections) in device memory, so a CUDA graph that
+// captured step() replays it with the current lr and step count.
 // Refinements of the contract:
 //   - Validation on construction and every step: lr >= 0, beta1 and beta2 in [0, 1), eps >= 0,
 //     weight_decay >= 0.
@@ -43,9 +46,12 @@
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter.hpp"
+#include "../core/step_values.hpp"
+#include "../backend/contract.hpp"
 #include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "state.hpp"
+#include "../backend/update_rule.hpp"
 
 namespace ctnn {
 
@@ -75,12 +81,64 @@ public:
     constexpr const char* call = "ctnn::AdamW::step";
     validate(call);
     prepare(call, params);
+    if constexpr (backend::has_multi_tensor_v<D>)
+      step_all(params);
+    else
+      step_each(params);
+  }
+
+  // The moments, "exp_avg.<name>" and "exp_avg_sq.<name>" per parameter, allocated if missing.
+  std::vector<Buffer> state(std::span<const Parameter> params) {
+    prepare("ctnn::AdamW::state", params);
+    std::vector<Buffer> out;
+    out.reserve(2 * exp_avg_.size());
+    for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
+      out.push_back(Buffer{detail::prefixed("exp_avg.", params[i].name), exp_avg_[i].data(), exp_avg_[i].size()});
+      out.push_back(Buffer{detail::prefixed("exp_avg_sq.", params[i].name), exp_avg_sq_[i].data(), exp_avg_sq_[i].size()});
+    }
+    return out;
+  }
+
+  // A flag in D's memory: an update that runs while it is nonzero changes nothing (dynamic loss
+  // scaling, cuda::LossScaler::found_inf()). Devices with a multi-tensor kernel only.
+  void skip_when(const std::uint32_t* device_flag)
+    requires backend::has_multi_tensor_v<D>
+  {
+    multi_.skip_when(device_flag);
+  }
+
+  void reset() {
+    if constexpr (backend::has_multi_tensor_v<D>) multi_.reset();
+    exp_avg_.clear();
+    exp_avg_sq_.clear();
+    layout_.clear();
+    steps = 0;
+  }
+
+private:
+  // One launch for all parameters (a device with a multi-tensor kernel).
+  void step_all(std::span<const Parameter> params) {
+    constexpr const char* call = "ctnn::AdamW::step";
+    std::vector<float*> m(exp_avg_.size()), v(exp_avg_sq_.size());
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = exp_avg_[i].data();
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = exp_avg_sq_[i].data();
+    multi_.bind(params, m, v);
+    // The host half: now, or at each replay of a captured graph (backend/cuda/graph.hpp).
+    multi_.adamw([this, call] {
+      validate(call);
+      const StepValues s = update_rule::adamw_values(lr, beta1, beta2, eps, weight_decay, steps + 1);
+      ++steps;
+      return s;
+    });
+  }
+
+  // One expression per tensor.
+  void step_each(std::span<const Parameter> params) {
     const std::uint64_t t = steps + 1;
-    const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(t));
-    const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(t));
-    const float decay = static_cast<float>(1.0 - static_cast<double>(lr) * static_cast<double>(weight_decay));
-    const float step_size = static_cast<float>(static_cast<double>(lr) / bc1);
-    const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
+    const StepValues s = update_rule::adamw_values(lr, beta1, beta2, eps, weight_decay, t);
+    const float decay = s[update_rule::adamw_slot::decay];
+    const float step_size = s[update_rule::adamw_slot::step_size];
+    const float bc2_sqrt = s[update_rule::adamw_slot::bc2_sqrt];
 
     using expr::scalar;
     using Leaf = expr::TensorLeaf<float>;
@@ -101,26 +159,6 @@ public:
     steps = t;
   }
 
-  // The moments, "exp_avg.<name>" and "exp_avg_sq.<name>" per parameter, allocated if missing.
-  std::vector<Buffer> state(std::span<const Parameter> params) {
-    prepare("ctnn::AdamW::state", params);
-    std::vector<Buffer> out;
-    out.reserve(2 * exp_avg_.size());
-    for (std::size_t i = 0; i < exp_avg_.size(); ++i) {
-      out.push_back(Buffer{detail::prefixed("exp_avg.", params[i].name), exp_avg_[i].data(), exp_avg_[i].size()});
-      out.push_back(Buffer{detail::prefixed("exp_avg_sq.", params[i].name), exp_avg_sq_[i].data(), exp_avg_sq_[i].size()});
-    }
-    return out;
-  }
-
-  void reset() {
-    exp_avg_.clear();
-    exp_avg_sq_.clear();
-    layout_.clear();
-    steps = 0;
-  }
-
-private:
   void validate(const char* call) const {
     if (!(lr >= 0.f)) detail::fail(call, ": invalid learning rate ", lr, " (must be >= 0)");
     if (!(beta1 >= 0.f && beta1 < 1.f)) detail::fail(call, ": invalid beta1 ", beta1, " (must be in [0, 1))");
@@ -153,6 +191,7 @@ private:
   std::vector<detail::DeviceArray<D>> exp_avg_;
   std::vector<detail::DeviceArray<D>> exp_avg_sq_;
   detail::ParamLayout layout_;
+  [[no_unique_address]] backend::multi_tensor_t<D> multi_;
 };
 
 }  // namespace ctnn

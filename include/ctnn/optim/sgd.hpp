@@ -18,7 +18,10 @@
 //   g   = nesterov ? g + momentum * buf : buf           (only when momentum != 0)
 //   p  -= lr * g
 // Each tensor is written by ONE fused expression through expr::assign_flat<D>(...): with momentum,
-// one pass writes buf and one pass writes p; without, one pass writes p.
+// one pass writes buf and one pass writes p; without, one pass writes p. A device with a
+// multi-tensor kernel (backend::multi_tensor<D>, CUDA) updates all of them in one launch instead,
+// with the same per-element rule (update_rule::sgd_update) and the step's scalars in device memory:
+// a CUDA graph that captured step() replays it with the current lr, momentum and step count.
 // Refinements of the contract:
 //   - The hyperparameters are validated on construction and on every step: lr, momentum,
 //     weight_decay >= 0, dampening in [0, 1]; nesterov needs momentum > 0 and dampening == 0.
@@ -44,9 +47,12 @@
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/parameter.hpp"
+#include "../core/step_values.hpp"
+#include "../backend/contract.hpp"
 #include "../expr/evaluator.hpp"
 #include "../expr/nodes.hpp"
 #include "state.hpp"
+#include "../backend/update_rule.hpp"
 
 namespace ctnn {
 
@@ -76,6 +82,58 @@ public:
     constexpr const char* call = "ctnn::SGD::step";
     validate(call);
     prepare(call, params);
+    if constexpr (backend::has_multi_tensor_v<D>)
+      step_all(params);
+    else
+      step_each(params);
+  }
+
+  // The momentum buffers ("momentum_buffer.<name>"), allocated if missing; empty without momentum.
+  std::vector<Buffer> state(std::span<const Parameter> params) {
+    prepare("ctnn::SGD::state", params);
+    std::vector<Buffer> out;
+    out.reserve(buffers_.size());
+    for (std::size_t i = 0; i < buffers_.size(); ++i)
+      out.push_back(Buffer{detail::prefixed("momentum_buffer.", params[i].name), buffers_[i].data(), buffers_[i].size()});
+    return out;
+  }
+
+  // A flag in D's memory: an update that runs while it is nonzero changes nothing (dynamic loss
+  // scaling, cuda::LossScaler::found_inf()). Devices with a multi-tensor kernel only.
+  void skip_when(const std::uint32_t* device_flag)
+    requires backend::has_multi_tensor_v<D>
+  {
+    multi_.skip_when(device_flag);
+  }
+
+  void reset() {
+    if constexpr (backend::has_multi_tensor_v<D>) multi_.reset();
+    buffers_.clear();
+    layout_.clear();
+    steps = 0;
+  }
+
+private:
+  // One launch for all parameters (a device with a multi-tensor kernel).
+  void step_all(std::span<const Parameter> params) {
+    constexpr const char* call = "ctnn::SGD::step";
+    std::vector<float*> bufs(buffers_.size());
+    for (std::size_t i = 0; i < buffers_.size(); ++i) bufs[i] = buffers_[i].data();
+    multi_.bind(params, bufs, {});
+    const bool with_buffers = !buffers_.empty();
+    // The host half: now, or at each replay of a captured graph (backend/cuda/graph.hpp).
+    multi_.sgd([this, with_buffers, call] {
+      validate(call);
+      if (momentum != 0.f && !with_buffers)
+        detail::fail(call, ": momentum was switched on after this update was captured as a CUDA graph; capture it again");
+      const StepValues v = update_rule::sgd_values(lr, momentum, dampening, weight_decay, nesterov, steps == 0);
+      ++steps;
+      return v;
+    });
+  }
+
+  // One expression per tensor.
+  void step_each(std::span<const Parameter> params) {
     using expr::scalar;
     using Leaf = expr::TensorLeaf<float>;
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -107,23 +165,6 @@ public:
     ++steps;
   }
 
-  // The momentum buffers ("momentum_buffer.<name>"), allocated if missing; empty without momentum.
-  std::vector<Buffer> state(std::span<const Parameter> params) {
-    prepare("ctnn::SGD::state", params);
-    std::vector<Buffer> out;
-    out.reserve(buffers_.size());
-    for (std::size_t i = 0; i < buffers_.size(); ++i)
-      out.push_back(Buffer{detail::prefixed("momentum_buffer.", params[i].name), buffers_[i].data(), buffers_[i].size()});
-    return out;
-  }
-
-  void reset() {
-    buffers_.clear();
-    layout_.clear();
-    steps = 0;
-  }
-
-private:
   void validate(const char* call) const {
     if (!(lr >= 0.f)) detail::fail(call, ": invalid learning rate ", lr, " (must be >= 0)");
     if (!(momentum >= 0.f)) detail::fail(call, ": invalid momentum ", momentum, " (must be >= 0)");
@@ -153,6 +194,7 @@ private:
 
   std::vector<detail::DeviceArray<D>> buffers_;
   detail::ParamLayout layout_;
+  [[no_unique_address]] backend::multi_tensor_t<D> multi_;
 };
 
 }  // namespace ctnn

@@ -155,6 +155,9 @@ template <class Net, class Opt, class Loss>
 FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>& train,
               data::Loader<typename Net::input_shape>* eval, const Options& o, Loss loss) {
   static_assert(LossFor<Loss, Net>, "ctnn::train::fit: the loss must be callable as loss(logits, labels, grad)");
+  static_assert(Net::precision == Precision::fp32,
+                "ctnn::train::fit trains Precision::fp32 networks; a bf16 or fp16 network trains through "
+                "cuda::DeviceStep with cuda::DeviceLoader (train/device_step.hpp)");
   using D = typename Net::device;
   using In = typename Net::input_shape;
   using Out = typename Net::output_shape;

@@ -28,6 +28,7 @@
 #include "context.hpp"
 #include "descriptors.hpp"
 #include "buffer.hpp"
+#include "half.hpp"
 #include "launch.hpp"
 
 #include <cmath>
@@ -55,38 +56,51 @@ __global__ void bn_eval_statistics(const T* running_mean, const T* running_var, 
   scale[c] = static_cast<T>(static_cast<double>(gamma[c]) * inv);
 }
 
-// dbeta[c] += sum dy, dgamma[c] += invstd[c] * sum dy * (x - mean[c]); one block per channel.
-template <class T>
-__global__ void bn_parameter_grads(const T* x, const T* dy, const T* mean, const T* invstd, T* dgamma, T* dbeta,
+// dbeta[c] += sum dy, dgamma[c] += invstd[c] * sum dy * (x - mean[c]); one block per channel. T is
+// the data's element type (NCHW float, or NHWC 16 bits), the statistics are float.
+template <class T, class S>
+__global__ void bn_parameter_grads(const T* x, const T* dy, const S* mean, const S* invstd, S* dgamma, S* dbeta,
                                    std::size_t batch, std::size_t channels, std::size_t plane) {
+  constexpr bool nhwc = ctnn::cuda::is_half_v<T>;
   const std::size_t c = blockIdx.x;
   const double m = mean[c];
   const std::size_t count = batch * plane;
   double s_dy = 0.0, s_dyx = 0.0;
   for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
     const std::size_t n = k / plane, j = k - n * plane;
-    const std::size_t idx = (n * channels + c) * plane + j;
-    const double g = dy[idx];
+    const std::size_t idx = nhwc ? k * channels + c : (n * channels + c) * plane + j;
+    const double g = ctnn::cuda::load(dy[idx]);
     s_dy += g;
-    s_dyx += g * (static_cast<double>(x[idx]) - m);
+    s_dyx += g * (static_cast<double>(ctnn::cuda::load(x[idx])) - m);
   }
   s_dy = ctnn::cuda::detail::block_sum(s_dy);
   s_dyx = ctnn::cuda::detail::block_sum(s_dyx);
   if (threadIdx.x == 0) {
-    dbeta[c] += static_cast<T>(s_dy);
-    dgamma[c] += static_cast<T>(s_dyx * static_cast<double>(invstd[c]));
+    dbeta[c] += static_cast<S>(s_dy);
+    dgamma[c] += static_cast<S>(s_dyx * static_cast<double>(invstd[c]));
   }
 }
 
 }  // namespace detail
 
-class BatchNorm {
+// T: float (NCHW) or a 16-bit type (NHWC, Precision::bf16/fp16); gamma, beta, the running and the
+// saved statistics are float either way (cuDNN's batch norm takes them so for 16-bit data).
+template <class T>
+class BatchNormalization {
+  static constexpr bool half = ctnn::cuda::is_half_v<T>;
+
 public:
-  BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
+  BatchNormalization(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
       : C_(channels), HW_(spatial), bn_desc_(1, channels, 1, 1), stats_(5 * channels, "batch-norm statistics") {}
 
-  // Synchronised batch norm through `sum` (nullptr: this process's batch alone).
+  // Synchronised batch norm through `sum` (nullptr: this process's batch alone); float32 data only.
   void synchronize(CrossReplicaSum* sum) {
+    if constexpr (half) {
+      if (sum)
+        ctnn::detail::fail("ctnn::Cuda BatchNorm: synchronised batch norm runs in Precision::fp32 only (not yet with "
+                           "16-bit activations)");
+      return;
+    }
     sync_ = sum;
     if (sum && host_.empty()) {  // set up once, before training: nothing is allocated per step
       host_.resize(2 * C_ + 1);
@@ -97,9 +111,10 @@ public:
     }
   }
 
-  void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
+  void forward_train(const T* x, T* y, const float* gamma, const float* beta, float* running_mean,
                      float* running_var, std::size_t batch, float momentum, float eps) {
-    if (sync_) return synchronized_forward(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
+    if constexpr (!half)
+      if (sync_) return synchronized_forward(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     set_batch(batch);  // batch * spatial > 1: the layer checks it (layers/batchnorm.hpp)
     const float one = 1.f, zero = 0.f;
     CTNN_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
@@ -107,7 +122,7 @@ public:
         static_cast<double>(momentum), running_mean, running_var, static_cast<double>(eps), saved_mean(), saved_invstd()));
   }
 
-  void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
+  void forward_eval(const T* x, T* y, const float* gamma, const float* beta, const float* running_mean,
                     const float* running_var, std::size_t batch, float eps) {
     if (batch == 0) return;
     set_batch(batch);
@@ -117,12 +132,13 @@ public:
                                                              running_mean, running_var, static_cast<double>(eps)));
   }
 
-  void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
+  void backward(const T* x, const T* dy, T* dx, const float* gamma, float* dgamma, float* dbeta,
                 const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval) {
     if (batch == 0) return;
     set_batch(batch);
     auto& ctx = ctnn::cuda::context();
-    if (sync_ && !eval && dx) return synchronized_backward(x, dy, dx, dgamma, dbeta, batch);
+    if constexpr (!half)
+      if (sync_ && !eval && dx) return synchronized_backward(x, dy, dx, dgamma, dbeta, batch);
     if (!eval && dx) {
       const float one = 1.f, zero = 0.f;
       CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &one,
@@ -141,13 +157,17 @@ public:
       mean = eval_mean();
       invstd = eval_invstd();
     }
-    detail::bn_parameter_grads<float><<<static_cast<unsigned>(C_), block_size, 0, ctx.stream()>>>(
+    detail::bn_parameter_grads<T, float><<<static_cast<unsigned>(C_), block_size, 0, ctx.stream()>>>(
         x, dy, mean, invstd, dgamma, dbeta, batch, C_, HW_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_parameter_grads");
     if (!dx) return;
     // Only reached in evaluation mode: dx = dy * gamma * invstd.
-    const expr::TensorLeaf<float> DY{{}, dy};
-    ctnn::cuda::detail::assign_planes(dx, batch * C_, C_, HW_, DY * expr::channel(static_cast<const float*>(eval_scale())));
+    const expr::TensorLeaf<T> DY{{}, dy};
+    const auto scaled = DY * expr::channel(static_cast<const float*>(eval_scale()));
+    if constexpr (half)
+      ctnn::cuda::detail::assign_nhwc(dx, batch * C_, C_, HW_, scaled);
+    else
+      ctnn::cuda::detail::assign_planes(dx, batch * C_, C_, HW_, scaled);
   }
 
 private:
@@ -243,7 +263,7 @@ private:
 
   void set_batch(std::size_t batch) {
     if (batch == batch_) return;
-    x_desc_.set(batch, C_, HW_, 1);
+    x_desc_.set(batch, C_, HW_, 1, ctnn::cuda::cudnn_type<T>(), ctnn::cuda::cudnn_format<T>());
     batch_ = batch;
   }
   float* saved_mean() { return stats_.data(); }
@@ -264,5 +284,7 @@ private:
   ctnn::cuda::DeviceBuffer<float> coef_;
   double count_ = 0;
 };
+
+using BatchNorm = BatchNormalization<float>;
 
 }  // namespace ctnn::backend::cuda

@@ -5,7 +5,9 @@
 //     serialise with the legacy default stream),
 //   - a cuDNN handle and a cuBLAS handle, both bound to that stream,
 //   - the workspace shared by all convolutions (they run one after another on the one stream),
-//     sized while layers are constructed, so a training step allocates nothing.
+//     sized while layers are constructed, so a training step allocates nothing; it is a tracked
+//     resource (portable/capture_record.hpp): a captured graph that used it refuses to replay
+//     after it has grown.
 // It lives until the process exits and is never destroyed (destroying library handles during
 // static destruction races the CUDA runtime's own teardown).
 //
@@ -19,10 +21,16 @@
 //   conv_search            find: time the candidate algorithms once per layer (cudnnFind*Ex);
 //                          heuristic: take cuDNN's first suggestion (cudnnGet*_v7), no timing
 //   conv_workspace_limit   largest convolution workspace an algorithm may use
+//   verbose                log each layer's algorithm and math type to stderr (default: on when the
+//                          environment has CTNN_CUDA_VERBOSE=1)
 
 #include "check.hpp"
+#include "portable/capture_record.hpp"
+#include "portable/device_memory.hpp"
+#include "portable/host_waits.hpp"
 
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 
 #include "../../core/error.hpp"
@@ -31,11 +39,17 @@ namespace ctnn::cuda {
 
 enum class ConvSearch { find, heuristic };
 
+inline bool verbose_from_environment() {
+  const char* v = std::getenv("CTNN_CUDA_VERBOSE");
+  return v && v[0] == '1';
+}
+
 struct Settings {
   bool allow_tf32 = false;
   bool deterministic = false;
   ConvSearch conv_search = ConvSearch::find;
   std::size_t conv_workspace_limit = std::size_t{512} << 20;
+  bool verbose = verbose_from_environment();
 };
 
 inline Settings& settings() {
@@ -79,6 +93,7 @@ public:
     // A fixed cuBLAS workspace keeps cuBLAS from allocating during a step (and so makes steps
     // capturable as CUDA graphs).
     CTNN_CUDA_CHECK(cudaMalloc(&cublas_workspace_, cublas_workspace_bytes));
+    detail::count_allocation(cublas_workspace_, cublas_workspace_bytes);
     CTNN_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, cublas_workspace_bytes));
   }
   Context(const Context&) = delete;
@@ -91,14 +106,21 @@ public:
   cudnnHandle_t cudnn() const noexcept { return cudnn_; }
   cublasHandle_t cublas() const noexcept { return cublas_; }
 
-  // Waits until everything enqueued on the stream has finished.
-  void synchronize() { CTNN_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+  // Waits until everything enqueued on the stream has finished (a counted host wait, `why` naming
+  // the caller: portable/host_waits.hpp).
+  void synchronize(const char* why = "ctnn::cuda::synchronize") {
+    detail::count_host_wait(why);
+    CTNN_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 
   // The shared convolution workspace, grown to at least `bytes`. Growing frees the old block
   // (cudaFree waits for the device), so call it while building layers, not inside a step.
   void* workspace(std::size_t bytes) {
     if (bytes > workspace_bytes_) {
-      if (workspace_) CTNN_CUDA_CHECK(cudaFree(workspace_));
+      if (workspace_) {
+        detail::count_free(workspace_);
+        CTNN_CUDA_CHECK(cudaFree(workspace_));
+      }
       workspace_ = nullptr;
       workspace_bytes_ = 0;
       const cudaError_t e = cudaMalloc(&workspace_, bytes);
@@ -108,11 +130,14 @@ public:
                            cudaGetErrorString(e), ")");
       }
       workspace_bytes_ = bytes;
+      detail::count_allocation(workspace_, bytes);
+      workspace_tracked_.relocated(workspace_);
     }
     return workspace_;
   }
   void* workspace() const noexcept { return workspace_; }
   std::size_t workspace_size() const noexcept { return workspace_bytes_; }
+  const detail::TrackedResource& workspace_resource() const noexcept { return workspace_tracked_; }
 
 private:
   static constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
@@ -125,6 +150,7 @@ private:
   void* cublas_workspace_ = nullptr;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;
+  detail::TrackedResource workspace_tracked_{"the shared convolution workspace (ctnn::cuda::Context::workspace)"};
 };
 
 // The process's context, created on the first call (throws ctnn::Error when there is no GPU).
@@ -133,6 +159,14 @@ inline Context& context() {
   return *ctx;
 }
 
-inline void synchronize() { context().synchronize(); }
+inline void synchronize() { context().synchronize("ctnn::cuda::synchronize"); }
+
+namespace detail {
+// Waits for `event` (a counted host wait).
+inline void wait_for(cudaEvent_t event, const char* why) {
+  count_host_wait(why);
+  CTNN_CUDA_CHECK(cudaEventSynchronize(event));
+}
+}  // namespace detail
 
 }  // namespace ctnn::cuda

@@ -1,5 +1,5 @@
 #pragma once
-// RAII owners for the cuDNN descriptors ctnn uses (float32, NCHW). cuDNN 9 marks this "legacy"
+// RAII owners for the cuDNN descriptors ctnn uses (float32 NCHW, or 16-bit NHWC). cuDNN 9 marks this "legacy"
 // descriptor API deprecated in favour of the graph API, but it is still shipped and supported
 // (cudnn_ops / cudnn_cnn libraries); its deprecation warnings are opt-in (CUDNN_WARN_DEPRECATED).
 
@@ -38,22 +38,26 @@ private:
 
 inline int to_int(std::size_t v) { return static_cast<int>(v); }
 
+// Float32 NCHW by default; the 16-bit precisions use CUDNN_DATA_BFLOAT16 / CUDNN_DATA_HALF and NHWC.
 class TensorDescriptor : public Descriptor<cudnnTensorDescriptor_t, cudnnCreateTensorDescriptor, cudnnDestroyTensorDescriptor> {
 public:
   TensorDescriptor() = default;
-  TensorDescriptor(std::size_t n, std::size_t c, std::size_t h, std::size_t w) { set(n, c, h, w); }
-  void set(std::size_t n, std::size_t c, std::size_t h, std::size_t w) {
-    CTNN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(get(), CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, to_int(n), to_int(c),
-                                                to_int(h), to_int(w)));
+  TensorDescriptor(std::size_t n, std::size_t c, std::size_t h, std::size_t w, cudnnDataType_t type = CUDNN_DATA_FLOAT,
+                   cudnnTensorFormat_t format = CUDNN_TENSOR_NCHW) {
+    set(n, c, h, w, type, format);
+  }
+  void set(std::size_t n, std::size_t c, std::size_t h, std::size_t w, cudnnDataType_t type = CUDNN_DATA_FLOAT,
+           cudnnTensorFormat_t format = CUDNN_TENSOR_NCHW) {
+    CTNN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(get(), format, type, to_int(n), to_int(c), to_int(h), to_int(w)));
   }
 };
 
 class FilterDescriptor : public Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescriptor, cudnnDestroyFilterDescriptor> {
 public:
   FilterDescriptor() = default;
-  FilterDescriptor(std::size_t out_c, std::size_t in_c, std::size_t kh, std::size_t kw) {
-    CTNN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(get(), CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, to_int(out_c), to_int(in_c),
-                                                to_int(kh), to_int(kw)));
+  FilterDescriptor(std::size_t out_c, std::size_t in_c, std::size_t kh, std::size_t kw, cudnnDataType_t type = CUDNN_DATA_FLOAT,
+                   cudnnTensorFormat_t format = CUDNN_TENSOR_NCHW) {
+    CTNN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(get(), type, format, to_int(out_c), to_int(in_c), to_int(kh), to_int(kw)));
   }
 };
 

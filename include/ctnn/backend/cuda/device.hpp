@@ -3,12 +3,15 @@
 // Pointers it hands out are device pointers (cudaMalloc; never managed memory). Copies and fills
 // are enqueued on the context's stream, so they are ordered with every ctnn kernel:
 //   copy      device -> device, asynchronous
-//   upload    host -> device; returns when the host buffer may be reused (the stream is synchronised)
+//   upload    host -> device; returns when the host buffer may be reused (the stream is synchronised:
+//             for setting up; a training step's inputs go through cuda::DeviceLoader instead)
 //   download  device -> host; returns when the data has arrived
+// Both are counted host waits (cuda::host_waits()).
 //   zero      asynchronous fill with zero bytes
 
 #include "check.hpp"
 #include "context.hpp"
+#include "portable/device_memory.hpp"
 
 #include <cstddef>
 
@@ -25,7 +28,10 @@ struct Cuda {
     if (bytes == 0) return nullptr;
     void* p = nullptr;
     const cudaError_t e = cudaMalloc(&p, bytes);
-    if (e == cudaSuccess) return p;
+    if (e == cudaSuccess) {
+      cuda::detail::count_allocation(p, bytes);
+      return p;
+    }
     (void)cudaGetLastError();
     if (e == cudaErrorMemoryAllocation) {
       std::size_t free_bytes = 0, total_bytes = 0;
@@ -47,6 +53,7 @@ struct Cuda {
   // ignored.
   static void deallocate(void* p) noexcept {
     if (!p) return;
+    cuda::detail::count_free(p);
     if (cudaFree(p) != cudaSuccess) (void)cudaGetLastError();
   }
 
@@ -59,14 +66,14 @@ struct Cuda {
     if (!bytes) return;
     auto& ctx = cuda::context();
     CTNN_CUDA_CHECK(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, ctx.stream()));
-    ctx.synchronize();
+    ctx.synchronize("ctnn::Cuda::upload");
   }
 
   static void download(void* host, const void* src, std::size_t bytes) {
     if (!bytes) return;
     auto& ctx = cuda::context();
     CTNN_CUDA_CHECK(cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()));
-    ctx.synchronize();
+    ctx.synchronize("ctnn::Cuda::download");
   }
 
   static void zero(void* dst, std::size_t bytes) {

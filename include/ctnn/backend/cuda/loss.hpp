@@ -19,6 +19,7 @@
 #include "check.hpp"
 #include "context.hpp"
 #include "device.hpp"
+#include "half.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -41,11 +42,11 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const std::int32_t
     const T* x = logits + s * classes;
     T* g = grad + s * classes;
     double m = -INFINITY;
-    for (std::size_t j = lane; j < classes; j += 32) m = fmax(m, static_cast<double>(x[j]));
+    for (std::size_t j = lane; j < classes; j += 32) m = fmax(m, static_cast<double>(load(x[j])));
     for (int o = 16; o > 0; o >>= 1) m = fmax(m, __shfl_xor_sync(0xffffffffu, m, o));
     double sum_exp = 0.0, sum_shifted = 0.0;
     for (std::size_t j = lane; j < classes; j += 32) {
-      const double z = static_cast<double>(x[j]) - m;
+      const double z = static_cast<double>(load(x[j])) - m;
       sum_exp += exp(z);
       sum_shifted += z;
     }
@@ -54,12 +55,12 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const std::int32_t
       sum_shifted += __shfl_xor_sync(0xffffffffu, sum_shifted, o);
     }
     const auto y = static_cast<std::size_t>(labels[s]);
-    const double shifted_label = static_cast<double>(x[y]) - m;
+    const double shifted_label = static_cast<double>(load(x[y])) - m;
     __syncwarp();  // every lane has read x before any lane writes g (they may alias)
     const double inv_sum = 1.0 / sum_exp;
     for (std::size_t j = lane; j < classes; j += 32) {
-      const double p = exp(static_cast<double>(x[j]) - m) * inv_sum;
-      g[j] = static_cast<T>((p - (j == y ? on : off)) * inv_n);
+      const double p = exp(static_cast<double>(load(x[j])) - m) * inv_sum;
+      g[j] = store<T>(static_cast<float>((p - (j == y ? on : off)) * inv_n));
     }
     if (lane == 0) atomicAdd(loss_sum, log(sum_exp) - (1.0 - eps) * shifted_label - off * sum_shifted);
   }
@@ -67,13 +68,14 @@ __global__ void softmax_cross_entropy_kernel(const T* logits, const std::int32_t
 
 }  // namespace detail
 
-inline void softmax_cross_entropy_async(const float* logits, const std::int32_t* labels, std::size_t n,
-                                        std::size_t classes, float label_smoothing, float* grad, double* loss_sum) {
+template <class T>
+void softmax_cross_entropy_async(const T* logits, const std::int32_t* labels, std::size_t n, std::size_t classes,
+                                 float label_smoothing, T* grad, double* loss_sum) {
   if (n == 0) return;
   constexpr int block = 128;  // 4 samples per block
   const std::size_t blocks = (n + block / 32 - 1) / (block / 32);
   const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
-  detail::softmax_cross_entropy_kernel<float><<<grid, block, 0, context().stream()>>>(
+  detail::softmax_cross_entropy_kernel<T><<<grid, block, 0, context().stream()>>>(
       logits, labels, n, classes, static_cast<double>(label_smoothing), grad, loss_sum);
   CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::softmax_cross_entropy_kernel");
 }
@@ -83,10 +85,12 @@ inline void softmax_cross_entropy_async(const float* logits, const std::int32_t*
 namespace backend::cuda {
 
 // The loss kernel of kernels<Cuda>: ctnn::softmax_cross_entropy(logits, labels, grad) on Cuda
-// tensors uploads the (host) labels, runs the kernel and downloads the loss sum.
-struct Loss {
-  static double softmax_cross_entropy_sum(const float* logits, std::span<const std::int32_t> labels,
-                                          std::size_t classes, float label_smoothing, float* grad) {
+// tensors uploads the (host) labels, runs the kernel and downloads the loss sum. T: the logits'
+// element type (16-bit logits are read and the gradient written through cuda::load / store).
+template <class T>
+struct CrossEntropy {
+  static double softmax_cross_entropy_sum(const T* logits, std::span<const std::int32_t> labels, std::size_t classes,
+                                          float label_smoothing, T* grad) {
     struct Scratch {
       ctnn::cuda::DeviceBuffer<std::int32_t> labels;
       ctnn::cuda::DeviceBuffer<double> sum{1, "the loss sum"};
@@ -103,6 +107,8 @@ struct Loss {
     return total;
   }
 };
+
+using Loss = CrossEntropy<float>;
 
 }  // namespace backend::cuda
 

@@ -11,6 +11,7 @@
 #include "check.hpp"
 #include "context.hpp"
 #include "descriptors.hpp"
+#include "half.hpp"
 #include "launch.hpp"
 
 #include <cstddef>
@@ -20,9 +21,11 @@
 
 namespace ctnn::backend::cuda {
 
-class Pool2d {
+// T: float (NCHW) or a 16-bit type (NHWC).
+template <class T>
+class Pooling {
 public:
-  Pool2d(const Geometry2d& g, PoolKind kind, std::size_t /*max_batch*/)
+  Pooling(const Geometry2d& g, PoolKind kind, std::size_t /*max_batch*/)
       : g_(g), kind_(kind),
         pool_(kind == PoolKind::max ? CUDNN_POOLING_MAX_DETERMINISTIC : CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
               g.kernel, g.stride, g.pad) {
@@ -34,7 +37,7 @@ public:
                          g.in_h, "x", g.in_w, " -> ", g.out_c, "x", g.out_h, "x", g.out_w);
   }
 
-  void forward(const float* x, float* y, std::size_t batch) {
+  void forward(const T* x, T* y, std::size_t batch) {
     x_ = x;
     y_ = y;
     if (batch == 0) return;
@@ -43,7 +46,7 @@ public:
     CTNN_CUDNN_CHECK(cudnnPoolingForward(ctnn::cuda::context().cudnn(), pool_, &one, x_desc_, x, &zero, y_desc_, y));
   }
 
-  void backward(const float* dy, float* dx, std::size_t batch) {
+  void backward(const T* dy, T* dx, std::size_t batch) {
     if (batch == 0) return;
     if (!x_ || !y_) ctnn::detail::fail("ctnn::Cuda Pool2d::backward called before forward");
     set_batch(batch);
@@ -57,8 +60,10 @@ public:
 private:
   void set_batch(std::size_t batch) {
     if (batch == batch_) return;
-    x_desc_.set(batch, g_.in_c, g_.in_h, g_.in_w);
-    y_desc_.set(batch, g_.out_c, g_.out_h, g_.out_w);
+    constexpr cudnnDataType_t type = ctnn::cuda::cudnn_type<T>();
+    constexpr cudnnTensorFormat_t format = ctnn::cuda::cudnn_format<T>();
+    x_desc_.set(batch, g_.in_c, g_.in_h, g_.in_w, type, format);
+    y_desc_.set(batch, g_.out_c, g_.out_h, g_.out_w, type, format);
     batch_ = batch;
   }
 
@@ -67,9 +72,11 @@ private:
   ctnn::cuda::detail::PoolingDescriptor pool_;
   ctnn::cuda::detail::TensorDescriptor x_desc_, y_desc_;
   std::size_t batch_ = 0;
-  const float* x_ = nullptr;
-  const float* y_ = nullptr;
+  const T* x_ = nullptr;
+  const T* y_ = nullptr;
 };
+
+using Pool2d = Pooling<float>;
 
 namespace detail {
 
@@ -96,33 +103,74 @@ __global__ void global_avg_pool_backward(const T* dy, T* dx, std::size_t n, std:
     dx[i] = dy[i / plane] * inv;
 }
 
+// NHWC: y[n * C + c] = the mean over j of x[(n * plane + j) * C + c], one thread per (n, c), summed
+// in float; and its adjoint.
+template <class T>
+__global__ void global_avg_pool_forward_nhwc(const T* x, T* y, std::size_t batch, std::size_t channels, std::size_t plane,
+                                             float inv) {
+  const std::size_t n = batch * channels, stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const std::size_t s = i / channels, c = i - s * channels;
+    float acc = 0.f;
+    for (std::size_t j = 0; j < plane; ++j) acc += ctnn::cuda::load(x[(s * plane + j) * channels + c]);
+    y[i] = ctnn::cuda::store<T>(acc * inv);
+  }
+}
+
+template <class T>
+__global__ void global_avg_pool_backward_nhwc(const T* dy, T* dx, std::size_t batch, std::size_t channels, std::size_t plane,
+                                              float inv) {
+  const std::size_t n = batch * plane * channels, stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const std::size_t s = i / (plane * channels), c = i % channels;
+    dx[i] = ctnn::cuda::store<T>(ctnn::cuda::load(dy[s * channels + c]) * inv);
+  }
+}
+
 }  // namespace detail
 
-class GlobalAvgPool {
-public:
-  GlobalAvgPool(std::size_t channels, std::size_t plane, std::size_t /*max_batch*/) : C_(channels), HW_(plane) {}
+template <class T>
+class GlobalAveragePooling {
+  static constexpr bool half = ctnn::cuda::is_half_v<T>;
 
-  void forward(const float* x, float* y, std::size_t batch) {
+public:
+  GlobalAveragePooling(std::size_t channels, std::size_t plane, std::size_t /*max_batch*/) : C_(channels), HW_(plane) {}
+
+  void forward(const T* x, T* y, std::size_t batch) {
     const std::size_t planes = batch * C_;
     if (planes == 0) return;
     using ctnn::cuda::detail::block_size;
-    const unsigned grid = ctnn::cuda::detail::grid_for(planes * 32);
-    detail::global_avg_pool_forward<float><<<grid, block_size, 0, ctnn::cuda::context().stream()>>>(
-        x, y, planes, HW_, 1.f / float(HW_));
-    CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_forward");
+    if constexpr (half) {
+      detail::global_avg_pool_forward_nhwc<T><<<ctnn::cuda::detail::grid_for(planes), block_size, 0,
+                                                ctnn::cuda::context().stream()>>>(x, y, batch, C_, HW_, 1.f / float(HW_));
+      CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_forward_nhwc");
+    } else {
+      const unsigned grid = ctnn::cuda::detail::grid_for(planes * 32);
+      detail::global_avg_pool_forward<float><<<grid, block_size, 0, ctnn::cuda::context().stream()>>>(
+          x, y, planes, HW_, 1.f / float(HW_));
+      CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_forward");
+    }
   }
 
-  void backward(const float* dy, float* dx, std::size_t batch) {
+  void backward(const T* dy, T* dx, std::size_t batch) {
     const std::size_t n = batch * C_ * HW_;
     if (n == 0) return;
     using ctnn::cuda::detail::block_size;
-    detail::global_avg_pool_backward<float><<<ctnn::cuda::detail::grid_for(n), block_size, 0,
-                                              ctnn::cuda::context().stream()>>>(dy, dx, n, HW_, 1.f / float(HW_));
-    CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_backward");
+    if constexpr (half) {
+      detail::global_avg_pool_backward_nhwc<T><<<ctnn::cuda::detail::grid_for(n), block_size, 0,
+                                                 ctnn::cuda::context().stream()>>>(dy, dx, batch, C_, HW_, 1.f / float(HW_));
+      CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_backward_nhwc");
+    } else {
+      detail::global_avg_pool_backward<float><<<ctnn::cuda::detail::grid_for(n), block_size, 0,
+                                                ctnn::cuda::context().stream()>>>(dy, dx, n, HW_, 1.f / float(HW_));
+      CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::global_avg_pool_backward");
+    }
   }
 
 private:
   std::size_t C_, HW_;
 };
+
+using GlobalAvgPool = GlobalAveragePooling<float>;
 
 }  // namespace ctnn::backend::cuda
