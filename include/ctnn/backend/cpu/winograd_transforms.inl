@@ -16,6 +16,9 @@ namespace CTNN_ISA_NAMESPACE {
 // instruction set's registers (one AVX-512 register, two AVX2 or four SSE ones). Aligned to 4
 // bytes: the transforms read and write it at any float offset.
 typedef float vec __attribute__((vector_size(lanes * sizeof(float)), aligned(4)));
+// The same vector at its natural alignment, for the local arrays the Tile templates work on: a
+// template argument loses a typedef's alignment attribute, so Tile<M> code assumes full alignment.
+typedef float vreg __attribute__((vector_size(lanes * sizeof(float))));
 
 // (Vectors pass by reference: GCC warns that passing them by value has an ABI that depends on the
 // instruction set.)
@@ -157,16 +160,16 @@ void input_transform(const Pass& ps, const float* x, std::size_t stride, std::si
   for (std::size_t ti = 0; ti < r1 - r0; ++ti)
     for (std::size_t tj = 0; tj < tw; ++tj) {
       // d B along the N rows of the tile, then B^T down its N columns.
-      vec t[N][N];
+      vreg t[N][N];
       for (std::size_t a = 0; a < N; ++a) {
         const float* pr = P + ((M * ti + a) * wp + M * tj) * lanes;
-        vec d[N];
+        vreg d[N];
         for (std::size_t b = 0; b < N; ++b) d[b] = load(pr + b * lanes);
         Tile<M>::input(d, t[a]);
       }
       float* out = v + (ti * tw + tj) * L;
       for (std::size_t b = 0; b < N; ++b) {
-        vec col[N], o[N];
+        vreg col[N], o[N];
         for (std::size_t a = 0; a < N; ++a) col[a] = t[a][b];
         Tile<M>::input(col, o);
         for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, o[a], count);
@@ -188,14 +191,14 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
     for (std::size_t tj = 0; tj < tw; ++tj) {
       const float* q = m + (ti * tw + tj) * L;
       // A^T along the N rows of the tile, then down its M columns.
-      vec s[N][M];
+      vreg s[N][M];
       for (std::size_t a = 0; a < N; ++a) {
-        vec r[N];
+        vreg r[N];
         for (std::size_t b = 0; b < N; ++b) r[b] = load(q + (N * a + b) * ks);
         Tile<M>::output(r, s[a]);
       }
       for (std::size_t c = 0; c < M; ++c) {
-        vec col[N], o[M];
+        vreg col[N], o[M];
         for (std::size_t a = 0; a < N; ++a) col[a] = s[a][c];
         Tile<M>::output(col, o);
         for (std::size_t i = 0; i < M; ++i) *reinterpret_cast<vec*>(Q + ((M * ti + i) * wq + M * tj + c) * lanes) = o[i];
@@ -232,16 +235,16 @@ void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std
   for (std::size_t ti = 0; ti < r1 - r0; ++ti)
     for (std::size_t tj = 0; tj < tw; ++tj) {
       // A along the M rows of the tile, then down its N columns.
-      vec s[M][N];
+      vreg s[M][N];
       for (std::size_t i = 0; i < M; ++i) {
         const float* dr = D + ((M * ti + i) * wq + M * tj) * lanes;
-        vec d[M];
+        vreg d[M];
         for (std::size_t c = 0; c < M; ++c) d[c] = load(dr + c * lanes);
         Tile<M>::gradient(d, s[i]);
       }
       float* out = z + (ti * tw + tj) * L;
       for (std::size_t b = 0; b < N; ++b) {
-        vec col[M], t[N];
+        vreg col[M], t[N];
         for (std::size_t i = 0; i < M; ++i) col[i] = s[i][b];
         Tile<M>::gradient(col, t);
         for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, t[a], count);
