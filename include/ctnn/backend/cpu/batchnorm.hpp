@@ -25,7 +25,7 @@ class BatchNorm {
 public:
   BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
       : C_(channels), HW_(spatial), sums_(channels), sums2_(channels), mean_(channels), invstd_(channels),
-        k1_(channels), k2_(channels), k3_(channels), shared_(2 * channels + 1) {}
+        scale_(channels), shift_(channels), k1_(channels), k2_(channels), k3_(channels), shared_(2 * channels + 1) {}
 
   void synchronize(CrossReplicaSum* sum) { sync_ = sum; }
 
@@ -52,8 +52,8 @@ public:
       const double var = sums2_.data()[c] / M;
       const double inv = 1.0 / std::sqrt(var + double(eps));
       invstd_.data()[c] = static_cast<float>(inv);
-      k1_.data()[c] = static_cast<float>(gamma[c] * inv);                      // scale
-      k2_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);  // shift
+      scale_.data()[c] = static_cast<float>(gamma[c] * inv);
+      shift_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);
       running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean_.data()[c];
       running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * M / (M - 1));
     }
@@ -64,8 +64,8 @@ public:
                     const float* running_var, std::size_t batch, float eps) {
     for (std::size_t c = 0; c < C_; ++c) {
       const double inv = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
-      k1_.data()[c] = static_cast<float>(gamma[c] * inv);
-      k2_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
+      scale_.data()[c] = static_cast<float>(gamma[c] * inv);
+      shift_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
     }
     apply(x, y, batch);
   }
@@ -121,26 +121,29 @@ public:
   }
 
   // y = the output of the last forward_train or forward_eval again, from its input x: the same
-  // per-channel coefficients, bit for bit the same values. Valid until backward() (which reuses them).
+  // per-channel coefficients, bit for bit the same values, however many backward passes ran since
+  // (backward keeps its own coefficients).
   void recompute(const float* x, float* y, std::size_t batch) { apply(x, y, batch); }
 
   // Statistics saved from forward for backward, and per-channel coefficients.
   template <class Plan>
   void plan(Plan& p) const {
-    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + k1_.bytes() + k2_.bytes() + k3_.bytes() +
-            shared_.bytes());
+    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + scale_.bytes() + shift_.bytes() +
+            k1_.bytes() + k2_.bytes() + k3_.bytes() + shared_.bytes());
   }
 
 private:
   void apply(const float* x, float* y, std::size_t batch) {
     using namespace expr;
     const TensorLeaf<float> X{{}, x};
-    detail::assign_planes(y, batch * C_, C_, HW_, X * channel(k1_.data()) + channel(k2_.data()));
+    detail::assign_planes(y, batch * C_, C_, HW_, X * channel(scale_.data()) + channel(shift_.data()));
   }
 
   std::size_t C_, HW_;
   ctnn::detail::Scratch<double> sums_, sums2_;
-  ctnn::detail::Scratch<float> mean_, invstd_, k1_, k2_, k3_;
+  ctnn::detail::Scratch<float> mean_, invstd_;
+  ctnn::detail::Scratch<float> scale_, shift_;  // y = x * scale + shift, per channel (forward, recompute)
+  ctnn::detail::Scratch<float> k1_, k2_, k3_;   // dx = dy * k1 + x * k2 + k3, per channel (backward)
   ctnn::detail::Scratch<double> shared_;  // what a synchronised pass sends
   CrossReplicaSum* sync_ = nullptr;
   double count_ = 0;  // values per channel in the last training forward (all processes' when synchronised)
