@@ -6,7 +6,8 @@
 //   #include "for_each_isa.hpp"
 //
 // The kernel file puts its code into `namespace CTNN_ISA_NAMESPACE { ... }`, which is baseline,
-// avx2 or avx512 in turn; everything it defines, lambdas included, is compiled for that set (the
+// avx2 or avx512 in turn (CTNN_ISA_FLOATS is the floats in one vector register of that set: 4, 8
+// or 16); everything it defines, lambdas included, is compiled for that set (the
 // target pragmas apply to every function defined between them). The baseline copy gets the
 // translation unit's own flags, so -march=native makes it as fast as the CPU allows.
 //
@@ -21,7 +22,9 @@
 #endif
 
 #define CTNN_ISA_NAMESPACE baseline
+#define CTNN_ISA_FLOATS 4
 #include CTNN_ISA_KERNELS
+#undef CTNN_ISA_FLOATS
 #undef CTNN_ISA_NAMESPACE
 
 #if CTNN_ISA_DISPATCH
@@ -32,7 +35,9 @@
 #pragma GCC target("avx2,fma")
 #endif
 #define CTNN_ISA_NAMESPACE avx2
+#define CTNN_ISA_FLOATS 8
 #include CTNN_ISA_KERNELS
+#undef CTNN_ISA_FLOATS
 #undef CTNN_ISA_NAMESPACE
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -48,7 +53,9 @@
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")
 #endif
 #define CTNN_ISA_NAMESPACE avx512
+#define CTNN_ISA_FLOATS 16
 #include CTNN_ISA_KERNELS
+#undef CTNN_ISA_FLOATS
 #undef CTNN_ISA_NAMESPACE
 #if defined(__clang__)
 #pragma clang attribute pop

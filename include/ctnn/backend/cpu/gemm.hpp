@@ -4,15 +4,21 @@
 // Callers parallelise over independent products (for example over the images of a batch), so the
 // product itself never starts threads.
 //
-// Two implementations:
+// Three implementations:
 //   - OpenBLAS's sgemm when CTNN_USE_OPENBLAS is 1 (the CMake target defines it when OpenBLAS is
-//     found; about 1.4x Eigen's rate on AVX2 machines). OpenBLAS is told to use one thread, since
-//     ctnn already runs one product per thread. On CPUs with AVX-512, OpenBLAS (0.3.21, Debian 12)
-//     runs products of at most 100^3 multiply-adds through its "small matrix" kernels, which call
-//     malloc on every product; those go to Eigen instead, so that a training step allocates nothing.
-//   - Otherwise Eigen's packed block-panel kernels, whose packing buffers live in a per-thread
-//     workspace that only grows; kernels reserve it for their largest products when they are built
-//     (reserve_gemm), so that a step allocates nothing whichever thread runs which product.
+//     found), told to use one thread, since ctnn already runs one product per thread;
+//   - small products (at most small_product multiply-adds: the Winograd GEMMs of layers with few
+//     channels, im2col of small layers, Linear) where OpenBLAS is not used for them: ctnn's own
+//     kernel (gemm_kernels.inl), compiled for each instruction set and picked at run time like the
+//     Winograd transforms. On CPUs with AVX-512, OpenBLAS (0.3.21, Debian 12) runs small products
+//     through "small matrix" kernels that were seen to call malloc on every product (on an Intel
+//     AVX-512 machine), so they are not used there; Eigen, the alternative, is compiled for the
+//     build's baseline instruction set only (22 GFLOP/s at 64 x 128 x 64 on an AVX-512 core, where
+//     ctnn's kernel runs 79; tests/backend/gemm.cpp, bench_gemm);
+//   - otherwise Eigen's packed block-panel kernels.
+// The packing buffers of ctnn's kernel and of Eigen live in a per-thread workspace that only grows;
+// kernels reserve it for their products when they are built (GemmNeeds, reserve_gemm), so that a
+// step allocates nothing whichever thread runs which product.
 
 #include <algorithm>
 #include <cstddef>
@@ -37,6 +43,48 @@ namespace ctnn::backend::cpu {
 
 enum class Trans { no, yes };
 
+// Products of at most this many multiply-adds run ctnn's own kernel.
+inline constexpr double small_product = 1e6;
+
+namespace gemm_kernels {
+
+#define CTNN_ISA_KERNELS "gemm_kernels.inl"
+#include "for_each_isa.hpp"
+
+using Kernel = void (*)(bool, bool, std::size_t, std::size_t, std::size_t, float, const float*, std::size_t, const float*,
+                        std::size_t, float, float*, std::size_t, float*, float*);
+
+// The kernel of `isa`.
+inline Kernel kernel(Isa isa) {
+#if CTNN_ISA_DISPATCH
+  if (isa == Isa::avx512) return &avx512::gemm;
+  if (isa == Isa::avx2) return &avx2::gemm;
+#endif
+  (void)isa;
+  return &baseline::gemm;
+}
+
+// Floats of the packed operands, for the largest register tile of any instruction set.
+constexpr std::size_t packed_a(std::size_t M, std::size_t K) { return (M + 5) / 6 * 6 * K; }
+constexpr std::size_t packed_b(std::size_t N, std::size_t K) { return (N + 31) / 32 * 32 * K; }
+
+}  // namespace gemm_kernels
+
+inline bool is_small_product(std::size_t M, std::size_t N, std::size_t K) {
+  return double(M) * double(N) * double(K) <= small_product;
+}
+
+// Whether gemm() runs this product with ctnn's own kernel: a small product that OpenBLAS does not
+// take (see above).
+inline bool own_kernel(std::size_t M, std::size_t N, std::size_t K) {
+#if CTNN_USE_OPENBLAS
+  static const bool avx512 = detected_isa() == Isa::avx512;
+  return avx512 && is_small_product(M, N, K);
+#else
+  return is_small_product(M, N, K);
+#endif
+}
+
 namespace detail {
 
 class GemmWorkspace : public Eigen::internal::level3_blocking<float, float> {
@@ -58,6 +106,15 @@ public:
   void reserve(std::size_t a, std::size_t b) {
     a_.reserve(a);
     b_.reserve(b);
+  }
+  // The buffers, at least a and b floats (ctnn's kernel packs its operands there).
+  float* a(std::size_t n) {
+    a_.reserve(n);
+    return a_.data();
+  }
+  float* b(std::size_t n) {
+    b_.reserve(n);
+    return b_.data();
   }
 
 private:
@@ -82,24 +139,21 @@ void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Ei
 
 }  // namespace detail
 
-namespace detail {
-// Whether OpenBLAS would run this product through its allocating small-matrix kernels (see above).
-inline bool openblas_small_kernel(std::size_t M, std::size_t N, std::size_t K) {
-  static const bool avx512 = detected_isa() == Isa::avx512;
-  return avx512 && double(M) * double(N) * double(K) <= 1e6;
-}
-}  // namespace detail
-
-// The packing buffers Eigen's products need: a kernel add()s every product it may run (each size
-// its batches can give: Eigen's blocking is not monotonic in the sizes), then reserve_gemm() grows
-// every worker thread's workspace to that once, when the kernel is built, so that a step
-// allocates nothing whichever thread runs which product.
+// The packing buffers the products of a kernel need: a kernel add()s every product it may run
+// (each size its batches can give: Eigen's blocking is not monotonic in the sizes), then
+// reserve_gemm() grows every worker thread's workspace to that once, when the kernel is built, so
+// that a step allocates nothing whichever thread runs which product.
 class GemmNeeds {
 public:
   void add(std::size_t M, std::size_t N, std::size_t K) {
     if (M == 0 || N == 0 || K == 0) return;
+    if (own_kernel(M, N, K)) {
+      a_ = std::max(a_, gemm_kernels::packed_a(M, K));
+      b_ = std::max(b_, gemm_kernels::packed_b(N, K));
+      return;
+    }
 #if CTNN_USE_OPENBLAS
-    if (!detail::openblas_small_kernel(M, N, K)) return;  // OpenBLAS packs in its own memory
+    return;  // OpenBLAS packs in its own memory
 #endif
     // gemm_run blocks the transposed product, N x M (see GemmWorkspace::prepare).
     Eigen::Index kc = static_cast<Eigen::Index>(K), mc = static_cast<Eigen::Index>(N), nc = static_cast<Eigen::Index>(M);
@@ -123,8 +177,14 @@ inline void reserve_gemm(const GemmNeeds& needs, int workers) {
 inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (M == 0 || N == 0) return;
+  if (K > 0 && alpha != 0.f && own_kernel(M, N, K)) {
+    auto& ws = detail::gemm_workspace();
+    gemm_kernels::kernel(active_isa())(ta == Trans::yes, tb == Trans::yes, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                                       ws.a(gemm_kernels::packed_a(M, K)), ws.b(gemm_kernels::packed_b(N, K)));
+    return;
+  }
 #if CTNN_USE_OPENBLAS
-  if (K > 0 && !detail::openblas_small_kernel(M, N, K)) {
+  if (K > 0) {
     static std::once_flag single_threaded;
     std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
     cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,
