@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ctnn's one check on a GPU machine, in one call (about 6 minutes on an H200, 8 at most):
+# ctnn's one check on a GPU machine, in one call (2.5 minutes on an H200, 8 at most):
 #   1. versions: date, commit, kernel, glibc, driver and GPU (nvidia-smi), nvcc, PyTorch, cuDNN,
 #      cuBLAS and the library folders the binaries load from;
 #   2. the CUDA tests (every layer and a ResNet-18 step against the CPU backend, graph replay against
@@ -8,22 +8,25 @@
 #      graph (bench_train_step_cuda), PyTorch fp32 with TF32 off through the precision flags
 #      (printed), channels_last + bf16 autocast eager, and torch.compile of that (pytorch_step.py);
 #   4. one epoch of real training on synthetic CIFAR images (the loss must fall);
-#   5. one table of img/s, peak GPU memory and ratios, with the issue's goals (results_table.py).
+#   5. where the time goes: each layer of the fp32 and bf16 networks timed on its own (--profile),
+#      with the cuDNN algorithms chosen for every convolution (CTNN_CUDA_VERBOSE=1);
+#   6. one table of img/s, peak GPU memory and ratios, with the issue's goals (results_table.py).
 #
 # The GPU machine has nvcc, CMake, PyTorch and cuDNN/cuBLAS (as Python wheels) but no Eigen or
 # doctest: the two binaries are built here and carried, with Eigen's and doctest's headers for a
 # fallback build there (README.md, "CUDA", gives the exact commands):
 #   cmake --preset release && cmake --build build/release --target ctnn_cuda_tests bench_train_step_cuda
 #   mkdir -p .gpu-deps/doctest && cp -r /usr/include/eigen3 .gpu-deps/ && cp /usr/include/doctest/doctest.h .gpu-deps/doctest/
-#   run(command="bash bench/gpu/device_check.sh", carry=["build/release/gpu", ".gpu-deps"], timeout_s=540)
+#   run(command="bash bench/gpu/device_check.sh", carry=["build/release/gpu", ".gpu-deps"], timeout_s=300)
 # If the carried binaries are missing or cannot start there (another glibc, a missing library),
 # they are rebuilt there with nvcc from the carried headers.
 #
 #   bash bench/gpu/device_check.sh [BIN_DIR]      (BIN_DIR: build/release/gpu)
 # Environment: PYTHON (python3, the one with torch), CTNN_GPU_DEPS (.gpu-deps), TORCH_COMPILE (1; 0
-# leaves torch.compile out), BATCHES ("128 512"), EPOCH_IMAGES (50000).
+# leaves torch.compile out), BATCHES ("128 512"), EPOCH_IMAGES (50000), PROFILE_BATCH (512; 0 leaves
+# the profile out).
 # Logs and the table go to $OUT when it is set (the device tool brings that folder back; at most 8
-# files): versions.log, cuda_tests.log, ctnn.log, torch.log, train.log, table.md.
+# files): versions.log, cuda_tests.log, ctnn.log, torch.log, train.log, profile.log, table.md.
 # Exit status: that of the CUDA tests (the benchmarks, the training and the table run regardless).
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -34,6 +37,7 @@ PY=${PYTHON:-python3}
 BATCHES=${BATCHES:-128 512}
 EPOCH_IMAGES=${EPOCH_IMAGES:-50000}
 TORCH_COMPILE=${TORCH_COMPILE:-1}
+PROFILE_BATCH=${PROFILE_BATCH:-512}
 LOGS=${OUT:-$(mktemp -d /tmp/ctnn-device-check.XXXXXX)}
 mkdir -p "$LOGS"
 export PYTHONUNBUFFERED=1
@@ -173,6 +177,14 @@ done
 section "one epoch of training on synthetic CIFAR ($EPOCH_IMAGES images)"
 if [ -x "$BIN/bench_train_step_cuda" ]; then
   timeout 150 "$BIN/bench_train_step_cuda" --train-epoch --batch 512 --images "$EPOCH_IMAGES" 2>&1 | tee "$LOGS/train.log"
+fi
+
+section "where the time goes: per-layer profile, batch $PROFILE_BATCH (CTNN_CUDA_VERBOSE=1: the algorithms chosen)"
+if [ -x "$BIN/bench_train_step_cuda" ] && [ "$PROFILE_BATCH" != 0 ]; then
+  CTNN_CUDA_VERBOSE=1 timeout 120 "$BIN/bench_train_step_cuda" --profile --batch "$PROFILE_BATCH" \
+    --configs fp32_eager,bf16_graph >"$LOGS/profile.log" 2>&1
+  echo "exit status $? (the whole output: profile.log)"
+  grep -A 14 "under the profiler" "$LOGS/profile.log"
 fi
 
 section "summary"

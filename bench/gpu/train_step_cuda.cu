@@ -6,6 +6,7 @@
 //
 //   bench_train_step_cuda [--batch 128] [--steps 20] [--repeats 7] [--warmup 10] [--configs LIST]
 //   bench_train_step_cuda --train-epoch [--batch 512] [--images 50000]
+//   bench_train_step_cuda --profile [--batch 512] [--configs fp32_eager,bf16_graph]
 //
 // Configurations (--configs, comma-separated; default all): fp32_eager (float32, TF32 off, launched
 // step by step), fp32_graph (the same replayed from one captured CUDA graph), bf16_graph
@@ -20,7 +21,12 @@
 // cuda::DeviceLoader and cuda::DeviceStep, replayed from a CUDA graph; the mean loss of every 10
 // steps (one host wait each), then
 //   RESULT train_first_loss <loss>   RESULT train_last_loss <loss>   RESULT train_img_per_s <img/s>
+//
+// --profile: instead of the timed runs, 10 eager steps of each configuration's network under
+// ctnn::Profiler (the device is synchronised after every layer, so each layer's time is its own
+// work; the sum is slower than a real step) and its tables by kind of layer and per layer.
 #include <ctnn/ctnn.hpp>
+#include <ctnn/profile.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -39,6 +45,7 @@ struct Options {
   int steps = 20, repeats = 7, warmup = 10;
   std::string configs = "fp32_eager,fp32_graph,bf16_graph";
   bool train_epoch = false;
+  bool profile = false;
   std::size_t images = 50000;
   std::string precision = "bf16";  // of the --train-epoch run
 };
@@ -46,8 +53,9 @@ struct Options {
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--batch N] [--steps N] [--repeats N] [--warmup N] [--configs fp32_eager,fp32_graph,bf16_graph]\n"
-               "       %s --train-epoch [--batch N] [--images N] [--precision bf16|fp32]\n",
-               argv0, argv0);
+               "       %s --train-epoch [--batch N] [--images N] [--precision bf16|fp32]\n"
+               "       %s --profile [--batch N] [--configs ...]\n",
+               argv0, argv0, argv0);
   std::exit(2);
 }
 
@@ -55,6 +63,10 @@ Options parse(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
+    if (k == "--profile") {
+      o.profile = true;
+      continue;
+    }
     if (k == "--train-epoch") {
       o.train_epoch = true;
       continue;
@@ -122,6 +134,16 @@ void run(const char* config, const Options& o, bool graph) {
     net.backward(grad);
     opt.step(net.parameters());
   };
+  if (o.profile) {  // eager steps, each layer timed on its own
+    for (int i = 0; i < 3; ++i) step();
+    Profiler profiler(net);
+    for (int i = 0; i < 10; ++i) step();
+    cuda::context().synchronize("the benchmark");
+    std::printf("ctnn_%s, batch %zu, 10 eager steps under the profiler:\n%s\n%s\n", config, o.batch,
+                profiler.by_kind().c_str(), profiler.table().c_str());
+    std::fflush(stdout);
+    return;
+  }
   cuda::CapturedStep captured(step, std::size_t(o.warmup));  // eager warm-up, then one capture
   auto timed_step = [&] {
     if (graph)

@@ -62,7 +62,7 @@ void check_layer(const char* name, std::size_t batch, Mode mode, std::uint64_t s
   p.gpu.backward(dyg, false);
   p.compare_grads(worst, "accumulated", tol);
 
-  MESSAGE(name << " [" << m << ", batch " << batch << "]: worst relative error " << worst.error << " ("
+  MESSAGE(std::string(name) << " [" << m << ", batch " << batch << "]: worst relative error " << worst.error << " ("
                << worst.what << ")");
 }
 

@@ -37,6 +37,23 @@ inline double rel_error(const std::vector<float>& ref, const std::vector<float>&
   return diff / scale;
 }
 
+// ||got - ref||_2 / ||ref||_2. Where two correct implementations may disagree at a few elements
+// (a ReLU input within rounding of zero goes the other way, a max-pool window holds values that
+// rounding made equal), the gradient there differs by O(1) and the max-norm error says nothing
+// more; the 2-norm weighs those elements by their share.
+inline double rel_l2_error(const std::vector<float>& ref, const std::vector<float>& got) {
+  REQUIRE(ref.size() == got.size());
+  double diff = 0.0, scale = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const double r = ref[i], g = got[i];
+    if (std::isnan(r) != std::isnan(g)) return INFINITY;
+    diff += (g - r) * (g - r);
+    scale += r * r;
+  }
+  if (scale == 0.0) return diff == 0.0 ? 0.0 : INFINITY;
+  return std::sqrt(diff / scale);
+}
+
 inline std::vector<float> host_copy(const float* p, std::size_t n, Cpu) { return {p, p + n}; }
 inline std::vector<float> host_copy(const float* p, std::size_t n, Cuda) {
   std::vector<float> v(n);
@@ -56,12 +73,14 @@ Tensor<S, D> make_tensor(const std::vector<float>& host) {
 }
 
 // The worst relative error seen, with what it was measured on, for one summary line per test.
+// l2: the checks use rel_l2_error instead of rel_error.
 struct Worst {
   double error = 0.0;
   std::string what;
+  bool l2 = false;
   void check(const std::string& name, const std::vector<float>& ref, const std::vector<float>& got, double tol) {
-    const double e = rel_error(ref, got);
-    INFO(name << ": relative error " << e << " (tolerance " << tol << ")");
+    const double e = l2 ? rel_l2_error(ref, got) : rel_error(ref, got);
+    INFO(name << ": relative error " << e << std::string(l2 ? " (2-norm" : " (max-norm") << ", tolerance " << tol << ")");
     CHECK(e <= tol);
     if (!(e <= error)) {
       error = e;
@@ -103,6 +122,12 @@ struct Pair {
     for (std::size_t i = 0; i < cp.size(); ++i)
       worst.check(when + " grad " + cp[i].name, host_copy(cp[i].grad, cp[i].size, Cpu{}),
                   host_copy(gp[i].grad, gp[i].size, Cuda{}), tol);
+  }
+  // The CPU network's gradients onto the GPU network's (to compare the optimizers on equal input).
+  void copy_grads() {
+    auto cp = cpu.parameters();
+    auto gp = gpu.parameters();
+    for (std::size_t i = 0; i < cp.size(); ++i) Cuda::upload(gp[i].grad, cp[i].grad, cp[i].size * sizeof(float));
   }
   void compare_values(Worst& worst, const std::string& when, double tol) {
     auto cp = cpu.parameters();

@@ -1,6 +1,7 @@
 // CUDA backend tests, part 2: a ResNet-18 CIFAR training step from the same weights on the CPU and
-// the GPU: softmax cross-entropy, backward, SGD (momentum, Nesterov, weight decay), twice. The loss
-// agrees to 1e-4, gradients and updated parameters to 1e-3 (relative, per tensor), and an
+// the GPU: softmax cross-entropy, backward, SGD (momentum, Nesterov, weight decay), twice. Logits
+// and running statistics agree to 1e-3 (relative, max-norm, per tensor), the loss to 1e-4, the
+// gradients to 3e-2 in the 2-norm (why: below), the SGD update of equal gradients to 1e-5, and an
 // evaluation forward afterwards to 1e-3.
 #include "parity.hpp"
 
@@ -13,6 +14,15 @@ using namespace ctnn;
 using parity::Pair;
 using parity::Worst;
 
+// The whole network's gradients are compared in the 2-norm: any two correct float32 backends
+// disagree at the few ReLU inputs that rounding puts on the other side of zero, and a randomly
+// initialised ResNet-18 with batch statistics carries that far. Measured on the CPU backend alone
+// (this case's batch, weights and data, im2col against Winograd F(4x4,3x3)): the worst tensor
+// differs by 7.4e-3 in the 2-norm and 9.8e-2 in the max-norm, the whole gradient by 3.6e-3
+// (5.8e-3); after a second step from those different weights, by 0.5 in the max-norm. So: 2-norm,
+// 3e-2 per tensor and 1e-2 for all of them together; a wrong layer is off by O(1). The update is
+// then checked on equal gradients (the GPU's SGD on the CPU's), and a second forward and an
+// evaluation forward from equal state.
 TEST_CASE("ResNet-18 CIFAR training step: CPU and CUDA agree") {
   constexpr std::size_t batch = 8;
   using In = Shape<3, 32, 32>;
@@ -27,7 +37,8 @@ TEST_CASE("ResNet-18 CIFAR training step: CPU and CUDA agree") {
   Tensor<Shape<10>, Cuda> gg(batch);
   SGD<Cpu> opt_c{0.1f, 0.9f, 5e-4f, true};
   SGD<Cuda> opt_g{0.1f, 0.9f, 5e-4f, true};
-  Worst worst;
+  Worst worst, grads;
+  grads.l2 = true;
 
   for (int step = 0; step < 2; ++step) {
     const std::string s = "step " + std::to_string(step);
@@ -36,21 +47,34 @@ TEST_CASE("ResNet-18 CIFAR training step: CPU and CUDA agree") {
     const auto& yc = p.cpu.forward(xc, Mode::train);
     const auto& yg = p.gpu.forward(xg, Mode::train);
     worst.check(s + " logits", parity::host_copy(yc), parity::host_copy(yg), 1e-3);
+    p.compare_buffers(worst, s, 1e-3);
     const float loss_c = softmax_cross_entropy(yc, labels, gc);
     const float loss_g = softmax_cross_entropy(yg, labels, gg);
     MESSAGE(s << ": loss cpu " << loss_c << ", gpu " << loss_g);
     CHECK(std::fabs(loss_g - loss_c) <= 1e-4 * std::fabs(loss_c));
     p.cpu.backward(gc);
     p.gpu.backward(gg);
-    p.compare_grads(worst, s, 1e-3);
+    p.compare_grads(grads, s, 3e-2);
+    std::vector<float> all_c, all_g;
+    for (const auto& q : p.cpu.parameters()) {
+      const auto h = parity::host_copy(q.grad, q.size, Cpu{});
+      all_c.insert(all_c.end(), h.begin(), h.end());
+    }
+    for (const auto& q : p.gpu.parameters()) {
+      const auto h = parity::host_copy(q.grad, q.size, Cuda{});
+      all_g.insert(all_g.end(), h.begin(), h.end());
+    }
+    grads.check(s + " all gradients", all_c, all_g, 1e-2);
+    p.copy_grads();
     opt_c.step(p.cpu.parameters());
     opt_g.step(p.gpu.parameters());
-    p.compare_values(worst, s + " updated", 1e-3);
-    p.compare_buffers(worst, s, 1e-3);
+    p.compare_values(worst, s + " updated", 1e-5);
+    p.copy_state();  // the next step starts from equal weights and statistics
   }
   worst.check("eval logits", parity::host_copy(p.cpu.forward(xc, Mode::eval)),
               parity::host_copy(p.gpu.forward(xg, Mode::eval)), 1e-3);
-  MESSAGE("ResNet-18 step: worst relative error " << worst.error << " (" << worst.what << ")");
+  MESSAGE("ResNet-18 step: worst relative error " << worst.error << " (" << worst.what << "); gradients, 2-norm: "
+                                                  << grads.error << " (" << grads.what << ")");
 }
 
 TEST_CASE("AdamW steps on the GPU match the CPU") {

@@ -87,7 +87,7 @@ void eager_against_graph(const char* name, Opt make(), Schedule lr_at) {
   CHECK(graphed.opt.steps == steps);  // the host half ran once per executed step
   CHECK(eager.opt.steps == steps);
   const double e = worst_relative(eager.values(), graphed.values());
-  MESSAGE(name << ": 50 steps, eager against graph replay: worst relative difference " << e);
+  MESSAGE(std::string(name) << ": 50 steps, eager against graph replay: worst relative difference " << e);
   CHECK(e <= 1e-6);
 }
 
@@ -265,7 +265,7 @@ TEST_CASE("a DeviceStep never waits for the host: at most one wait per log inter
   }
   const auto eager_waits = cuda::host_waits() - before;
   MESSAGE("eager: " << eager_waits << " host waits in " << intervals << " intervals of " << interval
-                    << " steps (last: " << cuda::last_host_wait() << ")");
+                    << " steps (last: " << std::string(cuda::last_host_wait() ? cuda::last_host_wait() : "none") << ")");
   CHECK(eager_waits <= intervals);
 
   cuda::CapturedStep graph([&] { step(); }, 0);

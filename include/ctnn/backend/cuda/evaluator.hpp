@@ -90,22 +90,45 @@ void assign_nhwc(T* dst, std::size_t planes, std::size_t channels, std::size_t p
   CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::assign_nhwc_kernel");
 }
 
-// out[c] = sum over n < batch, j < plane of e((n * plane + j) * channels + c, c), one block per
-// channel, in double.
+// out[c] = sum over n < batch, j < plane of e((n * plane + j) * channels + c, c), in double. A
+// channel's values lie `channels` apart, so a block per channel would read one value per memory
+// sector; instead the 32 lanes of a warp read 32 neighbouring channels of one row (position), the
+// 8 warps of a block 8 rows, each block a grid-strided share of the rows for every channel; a
+// block's partial sums meet in shared memory and are added to out[c] atomically (in double: the
+// order of those few additions changes only the last bits of the double sum).
+inline constexpr unsigned nhwc_lanes = 32, nhwc_rows = block_size / nhwc_lanes;
+
 template <class E>
-__global__ void sum_nhwc_kernel(double* out, std::size_t batch, std::size_t channels, std::size_t plane, E e) {
-  const std::size_t c = blockIdx.x;
-  const std::size_t m = batch * plane;
-  double acc = 0.0;
-  for (std::size_t k = threadIdx.x; k < m; k += blockDim.x) acc += static_cast<double>(e(k * channels + c, c));
-  acc = block_sum(acc);
-  if (threadIdx.x == 0) out[c] = acc;
+__global__ void sum_nhwc_kernel(double* out, std::size_t rows, std::size_t channels, E e) {
+  __shared__ double partial[nhwc_rows][nhwc_lanes];
+  const unsigned lane = threadIdx.x % nhwc_lanes, row = threadIdx.x / nhwc_lanes;
+  const std::size_t step = static_cast<std::size_t>(gridDim.x) * nhwc_rows;
+  for (std::size_t c0 = 0; c0 < channels; c0 += nhwc_lanes) {
+    const std::size_t c = c0 + lane;
+    double acc = 0.0;
+    if (c < channels)
+      for (std::size_t r = static_cast<std::size_t>(blockIdx.x) * nhwc_rows + row; r < rows; r += step)
+        acc += static_cast<double>(e(r * channels + c, c));
+    partial[row][lane] = acc;
+    __syncthreads();
+    if (row == 0 && c < channels) {
+      for (unsigned k = 1; k < nhwc_rows; ++k) acc += partial[k][lane];
+      atomicAdd(out + c, acc);
+    }
+    __syncthreads();
+  }
 }
 
 template <class E>
 void sum_nhwc(double* out, std::size_t batch, std::size_t channels, std::size_t plane, const E& e) {
   if (channels == 0) return;
-  sum_nhwc_kernel<<<static_cast<unsigned>(channels), block_size, 0, context().stream()>>>(out, batch, channels, plane, e);
+  const cudaStream_t stream = context().stream();
+  CTNN_CUDA_CHECK(cudaMemsetAsync(out, 0, channels * sizeof(double), stream));
+  const std::size_t rows = batch * plane;
+  if (rows == 0) return;
+  // About 128 rows per block (fewer atomics per value), at most 1024 blocks.
+  const std::size_t blocks = (rows + 16 * nhwc_rows - 1) / (16 * nhwc_rows);
+  sum_nhwc_kernel<<<static_cast<unsigned>(blocks < 1024 ? blocks : 1024), block_size, 0, stream>>>(out, rows, channels, e);
   CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::sum_nhwc_kernel");
 }
 
