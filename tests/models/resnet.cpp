@@ -20,13 +20,15 @@ std::vector<std::string> names_of(const std::vector<Parameter>& params) {
 
 // Finite differences through ReLUs and training-mode batch norms. A larger step crosses more ReLU
 // kinks; a smaller one drowns in the float forward's rounding, which in training mode reaches
-// every output through the batch statistics (about 5e-4 in the gradient at this step, hence atol).
-// One-sided differences may vouch at a kink. A 5% error in one layer's backward still fails.
+// every output through the batch statistics: the same analytic gradient met central differences
+// 1.9e-3 apart when only the GEMM's summation order changed (Eigen against ctnn's own kernel),
+// hence atol. One-sided differences may vouch at a kink. A 5% error in one layer's backward still
+// fails.
 ref::FdOptions block_fd() {
   ref::FdOptions fd;
   fd.h = 3e-4;
   fd.kinks = true;
-  fd.atol = 1.5e-3;
+  fd.atol = 3e-3;
   fd.max_points = 12;
   return fd;
 }
