@@ -137,10 +137,12 @@ TEST_CASE("A planned network computes bit for bit what the same layers compute w
         CHECK(std::equal(dx1.span().begin(), dx1.span().end(), dx2.span().begin()));
         CHECK(gradients_of(net.parameters()) == gradients_of(c.parameters()));
         // A second backward of the same forward adds the same gradients: whatever the planned
-        // network recomputes is recomputed from what backward left intact.
-        net.backward(dy, false);
-        alone.backward(dy, false);
-        CHECK(gradients_of(net.parameters()) == gradients_of(c.parameters()));
+        // network recomputes is recomputed from what backward left intact (once per mode).
+        if (step == 0) {
+          net.backward(dy, false);
+          alone.backward(dy, false);
+          CHECK(gradients_of(net.parameters()) == gradients_of(c.parameters()));
+        }
       }
     }
   };

@@ -96,7 +96,7 @@ __global__ void bn_parameter_grads(const T* x, const T* dy, const S* mean, const
 template <class S>
 __global__ void bn_mean_kernel(const double* sums, double M, S* mean, std::size_t channels) {
   const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (c < channels) mean[c] = static_cast<float>(sums[c] / M);
+  if (c < channels) mean[c] = static_cast<S>(sums[c] / M);
 }
 
 template <class S>
