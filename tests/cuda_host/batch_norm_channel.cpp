@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
 using namespace ctnn;
@@ -49,6 +50,17 @@ struct Data {
   }
 };
 
+// The reference: channel c's mean and biased variance over the batch, in double.
+std::pair<double, double> batch_statistics(const Data& d, std::size_t c) {
+  double m = 0, v = 0;
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t j = 0; j < HW; ++j) m += d.x[at(n, c, j)];
+  m /= M;
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t j = 0; j < HW; ++j) v += (d.x[at(n, c, j)] - m) * (d.x[at(n, c, j)] - m);
+  return {m, v / M};
+}
+
 // The sums the kernels take, as they compute them: float terms, double sums.
 template <class F>
 double channel_sum(std::size_t c, F term) {
@@ -76,13 +88,7 @@ TEST_CASE("bn_train_channel: the output and running statistics of a double-preci
     for (std::size_t n = 0; n < N; ++n)
       for (std::size_t j = 0; j < HW; ++j) y[at(n, c, j)] = d.x[at(n, c, j)] * r.scale + r.shift;
 
-    double m = 0, v = 0;  // the reference, in double
-    for (std::size_t n = 0; n < N; ++n)
-      for (std::size_t j = 0; j < HW; ++j) m += d.x[at(n, c, j)];
-    m /= M;
-    for (std::size_t n = 0; n < N; ++n)
-      for (std::size_t j = 0; j < HW; ++j) v += (d.x[at(n, c, j)] - m) * (d.x[at(n, c, j)] - m);
-    v /= M;
+    const auto [m, v] = batch_statistics(d, c);  // the reference, in double
     for (std::size_t n = 0; n < N; ++n)
       for (std::size_t j = 0; j < HW; ++j)
         y_ref[at(n, c, j)] = d.gamma[c] * (d.x[at(n, c, j)] - m) / std::sqrt(v + eps) + d.beta[c];
@@ -134,13 +140,7 @@ TEST_CASE("bn_backward_channel: dx and the parameter gradients of a double-preci
     std::vector<double> dx_ref(d.x.size());
     for (std::size_t c = 0; c < C; ++c) {
       // The statistics forward saved: the batch's (float, as the kernels keep them) or the running ones.
-      double m = 0, v = 0;
-      for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t j = 0; j < HW; ++j) m += d.x[at(n, c, j)];
-      m /= M;
-      for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t j = 0; j < HW; ++j) v += (d.x[at(n, c, j)] - m) * (d.x[at(n, c, j)] - m);
-      v /= M;
+      const auto [m, v] = batch_statistics(d, c);
       const float mean = eval ? d.rmean[c] : static_cast<float>(m);
       const float invstd = static_cast<float>(1.0 / std::sqrt((eval ? double(d.rvar[c]) : v) + eps));
       const double sum_dy = channel_sum(c, [&](std::size_t i) { return d.dy[i]; });
