@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, builds everything in Release and runs every test,
-# then builds the tests and examples again with AddressSanitizer + UndefinedBehaviorSanitizer (the
+# then builds the tests again with AddressSanitizer + UndefinedBehaviorSanitizer (the
 # asan preset) and runs them there too (all but the compile-fail, package, quick-start and Clang tests,
 # which test the compiler, CMake and the scripts rather than code that runs). A sanitizer report fails the test that caused it.
 #
