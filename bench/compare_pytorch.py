@@ -5,6 +5,11 @@ Runs the ctnn benchmark binaries (bench_conv, bench_network) and the same work i
 same thread count, then prints one table of rates and ratios (ctnn / PyTorch; above 1 means ctnn is
 faster). Rates are medians over repetitions.
 
+The whole-network rows run in rounds that alternate the two (one ctnn benchmark repetition, then
+PyTorch's steps, --reps rounds): the machines this runs on are shared, and a neighbour's load that
+comes and goes then slows both sides of a round alike. Their ratio is the median of the per-round
+ratios, with the lowest and highest beside it; a wide range says the run was disturbed.
+
 Rows: the ResNet-18 training step and inference, the small network of bench/small_net.hpp (training
 and inference at batch 128), then per convolution of ResNet-18 on CIFAR-10
 (skipped with --quick) forward, backward data (PyTorch: torch.autograd.grad with respect to the
@@ -58,6 +63,17 @@ def median_rate(fn, work, reps, warmup=1):
         fn()
         rates.append(work / (time.perf_counter() - t))
     return statistics.median(rates)
+
+
+def interleaved(ctnn_rate, torch_rate, rounds):
+    """Rounds of one ctnn measurement followed by one PyTorch measurement: the medians of each side and
+    of the per-round ratios, and the lowest and highest ratio."""
+    c, t, r = [], [], []
+    for _ in range(rounds):
+        c.append(ctnn_rate())
+        t.append(torch_rate())
+        r.append(c[-1] / t[-1])
+    return statistics.median(c), statistics.median(t), (statistics.median(r), min(r), max(r))
 
 
 def torch_basic_block():
@@ -147,44 +163,54 @@ def main():
     rows = []  # (what, unit, ctnn, torch)
 
     b = args.batch
-    net = ctnn_bench(args.build, "bench_network", f"/{b}/", args.threads, args.reps)
+
+    def ctnn_rate(name):  # one repetition of one bench_network benchmark
+        return lambda: pick(ctnn_bench(args.build, "bench_network", name, args.threads, 1), name)["img/s"]
+
+    def torch_rate(fn, work):  # the median of 5 timed calls, after 2 untimed ones
+        return lambda: median_rate(fn, work, 5, 2)
+
     m = torch_resnet18()
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(b, 3, 32, 32)
     y = torch.randint(0, 10, (b,))
 
     def step():
+        m.train()
         opt.zero_grad(set_to_none=False)
         F.cross_entropy(m(x), y).backward()
         opt.step()
 
-    m.train()
-    rows.append((f"ResNet-18 train step, batch {b}", "img/s",
-                 pick(net, f"BM_resnet18_train_step/{b}/")["img/s"], median_rate(step, b, args.reps, 2)))
-    m.eval()
-    with torch.no_grad():
-        rows.append((f"ResNet-18 inference, batch {b}", "img/s",
-                     pick(net, f"BM_resnet18_inference/{b}/")["img/s"],
-                     median_rate(lambda: m(x), b, args.reps, 2)))
+    def infer():
+        m.eval()
+        with torch.no_grad():
+            m(x)
 
-    small = ctnn_bench(args.build, "bench_network", "BM_small_", args.threads, args.reps)
+    rows.append((f"ResNet-18 train step, batch {b}", "img/s",
+                 *interleaved(ctnn_rate(f"BM_resnet18_train_step/{b}/"), torch_rate(step, b), args.reps)))
+    rows.append((f"ResNet-18 inference, batch {b}", "img/s",
+                 *interleaved(ctnn_rate(f"BM_resnet18_inference/{b}/"), torch_rate(infer, b), args.reps)))
+
     sm = torch_small_net()
     sopt = torch.optim.SGD(sm.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     sx = torch.randn(128, 1, 28, 28)
     sy = torch.randint(0, 10, (128,))
 
     def small_step():
+        sm.train()
         sopt.zero_grad(set_to_none=False)
         F.cross_entropy(sm(sx), sy).backward()
         sopt.step()
 
-    sm.train()
-    rows.append(("small net (1x28x28) train step, batch 128", "img/s", pick(small, "BM_small_train_step/128/")["img/s"],
-                 median_rate(small_step, 128, args.reps, 2)))
-    sm.eval()
-    with torch.no_grad():
-        rows.append(("small net (1x28x28) inference, batch 128", "img/s", pick(small, "BM_small_inference/128/")["img/s"],
-                     median_rate(lambda: sm(sx), 128, args.reps, 2)))
+    def small_infer():
+        sm.eval()
+        with torch.no_grad():
+            sm(sx)
+
+    rows.append(("small net (1x28x28) train step, batch 128", "img/s",
+                 *interleaved(ctnn_rate("BM_small_train_step/128/"), torch_rate(small_step, 128), args.reps)))
+    rows.append(("small net (1x28x28) inference, batch 128", "img/s",
+                 *interleaved(ctnn_rate("BM_small_inference/128/"), torch_rate(small_infer, 128), args.reps)))
 
     if not args.quick and b == 64:
         convs = ctnn_bench(args.build, "bench_conv", "BM_conv_(forward|backward|backward_data|backward_filter)/",
@@ -205,16 +231,20 @@ def main():
                                    args.reps) / 1e9
 
             name = f"conv {ci}->{co} {k}x{k}/{s} @{hw}"
-            for suffix, bench, torch_rate in [(" fwd", "BM_conv_forward/", fwd),
+            for suffix, bench, torch_gflops in [(" fwd", "BM_conv_forward/", fwd),
                                               (" bwd data", "BM_conv_backward_data/", grad((xt,), flops)),
                                               (" bwd filter", "BM_conv_backward_filter/", grad((wt,), flops)),
                                               (" bwd", "BM_conv_backward/", grad((xt, wt), 2 * flops))]:
-                rows.append((name + suffix, "GFLOP/s", pick(convs, bench + key)["GFLOP/s"] / 1e9, torch_rate))
+                c = pick(convs, bench + key)["GFLOP/s"] / 1e9
+                rows.append((name + suffix, "GFLOP/s", c, torch_gflops, None))
 
-    print(f"ctnn vs PyTorch {torch.__version__}, {args.threads} threads, median of {args.reps}")
-    print(f"{'':44} {'unit':>8} {'ctnn':>10} {'PyTorch':>10} {'ratio':>7}")
-    for what, unit, c, t in rows:
-        print(f"{what:44} {unit:>8} {c:10.1f} {t:10.1f} {c / t:7.2f}")
+    print(f"ctnn vs PyTorch {torch.__version__}, {args.threads} threads, median of {args.reps} "
+          f"(networks: {args.reps} alternating rounds, ratio range over the rounds)")
+    print(f"{'':44} {'unit':>8} {'ctnn':>10} {'PyTorch':>10} {'ratio':>7}  {'range':>11}")
+    for what, unit, c, t, spread in rows:
+        ratio, lo, hi = spread if spread else (c / t, None, None)
+        extra = f"  {lo:5.2f}-{hi:<5.2f}" if spread else ""
+        print(f"{what:44} {unit:>8} {c:10.1f} {t:10.1f} {ratio:7.2f}{extra}")
 
 
 if __name__ == "__main__":
