@@ -2,7 +2,8 @@
 # The one test command: installs what is missing, builds everything in Release and runs every test,
 # then builds the tests again with AddressSanitizer + UndefinedBehaviorSanitizer (the
 # asan preset) and runs them there too (all but the compile-fail, package, quick-start and Clang tests,
-# which test the compiler, CMake and the scripts rather than code that runs). A sanitizer report fails the test that caused it.
+# which test the compiler, CMake and the scripts rather than code that runs, and the example programs,
+# which that preset does not build). A sanitizer report fails the test that caused it.
 #
 #   scripts/test.sh            release, then asan (what CI runs)
 #   scripts/test.sh release    one of them
