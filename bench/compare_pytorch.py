@@ -160,7 +160,7 @@ def main():
         sys.exit(f"compare_pytorch.py needs PyTorch, which {sys.executable} cannot import: install Debian's "
                  "python3-torch (apt-get install python3-torch) and run it with /usr/bin/python3")
     torch.set_num_threads(args.threads)
-    rows = []  # (what, unit, ctnn, torch)
+    rows = []  # (what, unit, ctnn, torch, (ratio, lowest, highest) of alternating rounds or None)
 
     b = args.batch
 
@@ -232,9 +232,9 @@ def main():
 
             name = f"conv {ci}->{co} {k}x{k}/{s} @{hw}"
             for suffix, bench, torch_gflops in [(" fwd", "BM_conv_forward/", fwd),
-                                              (" bwd data", "BM_conv_backward_data/", grad((xt,), flops)),
-                                              (" bwd filter", "BM_conv_backward_filter/", grad((wt,), flops)),
-                                              (" bwd", "BM_conv_backward/", grad((xt, wt), 2 * flops))]:
+                                                (" bwd data", "BM_conv_backward_data/", grad((xt,), flops)),
+                                                (" bwd filter", "BM_conv_backward_filter/", grad((wt,), flops)),
+                                                (" bwd", "BM_conv_backward/", grad((xt, wt), 2 * flops))]:
                 c = pick(convs, bench + key)["GFLOP/s"] / 1e9
                 rows.append((name + suffix, "GFLOP/s", c, torch_gflops, None))
 
