@@ -7,8 +7,7 @@
 #include <ctnn/backend/cuda.hpp>
 #endif
 #include <ctnn/data.hpp>
-#include <ctnn/dist/communicator.hpp>
-#include <ctnn/dist/data_parallel.hpp>
+#include <ctnn/dist.hpp>
 #include <ctnn/io/checkpoint.hpp>
 #include <ctnn/optim.hpp>
 #include <ctnn/train.hpp>
