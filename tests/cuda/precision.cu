@@ -111,6 +111,12 @@ void every_layer() {
   check_layer<P, Conv<3, 16, 3, 1, 1>, Shape<3, 12, 12>>("Conv<3,16> (3 input channels)", 8, Mode::train);
   check_layer<P, BatchNorm<16>, Shape<16, 6, 6>>("BatchNorm<16>", 8, Mode::train);
   check_layer<P, BatchNorm<16>, Shape<16, 6, 6>>("BatchNorm<16>", 8, Mode::eval);
+  // The vectorised kernels with several blocks and rounds of rows, 64 threads per row; and the
+  // generic ones (12 channels: not a multiple of 8).
+  check_layer<P, BatchNorm<64>, Shape<64, 16, 16>>("BatchNorm<64> 16x16", 8, Mode::train);
+  check_layer<P, BatchNorm<512>, Shape<512, 2, 2>>("BatchNorm<512> 2x2", 8, Mode::train);
+  check_layer<P, BatchNorm<12>, Shape<12, 5, 5>>("BatchNorm<12>", 8, Mode::train);
+  check_layer<P, BatchNorm<12>, Shape<12, 5, 5>>("BatchNorm<12>", 8, Mode::eval);
   check_layer<P, Seq<Conv<8, 16, 3, 1, 1>, BatchNorm<16>, ReLU>, Shape<8, 8, 8>>("Conv-BN-ReLU", 8, Mode::train, Relu::inside);
   check_layer<P, MaxPool<2>, Shape<16, 8, 8>>("MaxPool<2>", 4, Mode::train);
   check_layer<P, Seq<GlobalAvgPool, Flatten, Linear<32, 10>>, Shape<32, 4, 4>>("GlobalAvgPool-Flatten-Linear", 8,

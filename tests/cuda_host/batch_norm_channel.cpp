@@ -174,3 +174,31 @@ TEST_CASE("bn_backward_channel: dx and the parameter gradients of a double-preci
     CHECK(rel_error(dx_ref, dx) <= 1e-5);
   }
 }
+
+TEST_CASE("bn_moments_shifted: one pass of shifted sums gives the two-pass mean and squared deviations") {
+  // A channel far from zero with a small spread, the case where sum x^2 - (sum x)^2 / M cancels.
+  Rng rng(5);
+  constexpr std::size_t count = 4096;
+  std::vector<float> x(count);
+  for (auto& v : x) v = 1000.f + 0.01f * rng.uniform(-1.f, 1.f);
+  double mean = 0, squares = 0;
+  for (float v : x) mean += v;
+  mean /= count;
+  for (float v : x) squares += (v - mean) * (v - mean);
+
+  const double shift = x[0];  // the kernels' choice: the first row's value
+  double sum = 0, sum_squares = 0;
+  for (float v : x) {
+    const double d = double(v - float(shift));
+    sum += d;
+    sum_squares += d * d;
+  }
+  const BnMoments m = bn_moments_shifted(double(count), shift, sum, sum_squares);
+  CHECK(m.mean == doctest::Approx(mean).epsilon(1e-12));
+  CHECK(m.centered_squares == doctest::Approx(squares).epsilon(1e-6));
+
+  // One value, or equal values: no spread, and never a negative one from rounding.
+  CHECK(bn_moments_shifted(1.0, 3.0, 0.0, 0.0).centered_squares == 0.0);
+  CHECK(bn_moments_shifted(1.0, 3.0, 0.0, 0.0).mean == 3.0);
+  CHECK(bn_moments_shifted(3.0, 0.0, 0.3, 0.03 - 1e-18).centered_squares >= 0.0);
+}

@@ -19,11 +19,13 @@
 //                  The same kernels serve a training-mode backward without dx.
 //   16-bit NHWC    (Precision::bf16/fp16) own kernels throughout: cuDNN's batch norm on NHWC data
 //                  took 1.5 to 4 ms per layer at batch 512 on an H200 (85% of a training step).
-//                  Per-channel double sums over the rows (detail::sum_nhwc: coalesced across
-//                  channels), one small kernel per pass for the coefficients
-//                  (portable/batch_norm_channel.hpp: the CPU backend's arithmetic), and one fused
-//                  element-wise pass: forward two sums (mean, then squared deviations) and
-//                  y = x * scale + shift; backward two sums and dx = dy * k1 + x * k2 + k3.
+//                  With C a multiple of 8 (every ResNet layer) the vectorised kernels of
+//                  batchnorm_nhwc.hpp: one pass for each direction's two sums, 16-byte loads.
+//                  Otherwise per-channel double sums over the rows (detail::sum_nhwc: coalesced
+//                  across channels), forward two of them (mean, then squared deviations), backward
+//                  two. Either way one small kernel for the coefficients
+//                  (portable/batch_norm_channel.hpp: the CPU backend's arithmetic) and one fused
+//                  element-wise pass: y = x * scale + shift, dx = dy * k1 + x * k2 + k3.
 //   synchronize    synchronised batch norm (a CrossReplicaSum, host doubles): cuDNN cannot take
 //                  statistics from outside, so the synchronised passes are own reductions
 //                  (double sums per channel), the sums go through the host to be added over the
@@ -34,6 +36,7 @@
 #include "check.hpp"
 #include "context.hpp"
 #include "descriptors.hpp"
+#include "batchnorm_nhwc.hpp"
 #include "buffer.hpp"
 #include "half.hpp"
 #include "launch.hpp"
@@ -251,6 +254,8 @@ private:
 
   // y = x * scale + shift per channel (NHWC).
   void normalize(const T* x, T* y, std::size_t batch) {
+    if (ctnn::cuda::detail::bn_vectorizable(C_, {x, y}))
+      return ctnn::cuda::detail::bn_apply_vec<T, false>(x, nullptr, y, scale(), batch * HW_ * C_, C_);
     const expr::TensorLeaf<T> X{{}, x};
     ctnn::cuda::detail::assign_nhwc(y, batch * C_, C_, HW_,
                                     X * expr::channel(static_cast<const float*>(scale())) +
@@ -264,6 +269,11 @@ private:
     const double M = double(batch * HW_);
     const TensorLeaf<T> X{{}, x};
     double* sums = channel_sums_.data();
+    if (ctnn::cuda::detail::bn_vectorizable(C_, {x, y})) {
+      ctnn::cuda::detail::bn_sums_vec<T, false>(x, nullptr, nullptr, nullptr, batch * HW_, C_, sums);
+      launch_train_shifted(sums, x, M, gamma, beta, running_mean, running_var, momentum, eps);
+      return normalize(x, y, batch);
+    }
     ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, X);
     detail::bn_mean_kernel<float><<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(sums, M, saved_mean(), C_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_mean_kernel");
@@ -289,15 +299,30 @@ private:
     }
     const TensorLeaf<T> X{{}, x}, DY{{}, dy};
     double* sums = channel_sums_.data();
-    ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, DY);
-    ctnn::cuda::detail::sum_nhwc(sums + C_, batch, C_, HW_, DY * (X - channel(mean)) * channel(invstd));
+    const bool vectorized = ctnn::cuda::detail::bn_vectorizable(C_, {x, dy, dx});
+    if (vectorized) {
+      ctnn::cuda::detail::bn_sums_vec<T, true>(x, dy, mean, invstd, batch * HW_, C_, sums);
+    } else {
+      ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, DY);
+      ctnn::cuda::detail::sum_nhwc(sums + C_, batch, C_, HW_, DY * (X - channel(mean)) * channel(invstd));
+    }
     detail::bn_backward_kernel<float><<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(
         sums, double(batch * HW_), mean, invstd, gamma, eval, dgamma, dbeta, dx ? coefficients() : nullptr, C_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_backward_kernel");
     if (!dx) return;
     const float* k = coefficients();
+    if (vectorized) return ctnn::cuda::detail::bn_apply_vec<T, true>(x, dy, dx, k, batch * HW_ * C_, C_);
     ctnn::cuda::detail::assign_nhwc(dx, batch * C_, C_, HW_,
                                     DY * channel(k) + X * channel(k + C_) + channel(k + 2 * C_));
+  }
+
+  void launch_train_shifted(const double* sums, const T* x, double M, const float* gamma, const float* beta,
+                                   float* running_mean, float* running_var, float momentum, float eps) {
+    ctnn::cuda::detail::bn_train_shifted_kernel<T>
+        <<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctnn::cuda::context().stream()>>>(
+            sums, x, M, gamma, beta, running_mean, running_var, momentum, eps, saved_mean(), saved_invstd(), scale(),
+            shift(), C_);
+    CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::bn_train_shifted_kernel");
   }
 
   // Host copies (hostf_): gamma, beta, running mean, running var, then the saved mean and invstd

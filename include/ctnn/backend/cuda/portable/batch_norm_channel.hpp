@@ -5,8 +5,9 @@
 // CPU backend (backend/cpu/batchnorm.hpp), so that both give the same coefficients from the same
 // sums; tests/cuda_host/batch_norm_channel.cpp checks that on the CPU. No CUDA header.
 //
-//   training forward   mean = sum x / M, then var = sum (x - mean)^2 / M (two passes),
-//                      y = x * scale + shift, running statistics with the unbiased variance
+//   training forward   mean = sum x / M, then var = sum (x - mean)^2 / M (two passes), or from one
+//                      pass of shifted sums (bn_moments_shifted); y = x * scale + shift, running
+//                      statistics with the unbiased variance
 //   evaluation         the running statistics instead
 //   backward           dbeta += sum dy, dgamma += sum dy (x - mean) invstd,
 //                      dx = dy * k1 + x * k2 + k3
@@ -35,6 +36,20 @@ CTNN_HD inline BnForwardChannel bn_train_channel(double M, float mean, double ce
   r.running_mean = (1.f - momentum) * running_mean + momentum * mean;
   r.running_var = static_cast<float>((1.0 - momentum) * running_var + momentum * var * M / (M - 1));
   return r;
+}
+
+// The mean and the sum of squared deviations from one pass over a channel's M values: the sums of
+// d = x - shift and of d^2, in double. `shift` is one of the channel's values (the vectorised
+// kernels take the first row's), so the sums stay near the channel's spread and no large mean
+// cancels in sum d^2 - (sum d)^2 / M.
+struct BnMoments {
+  double mean, centered_squares;
+};
+
+CTNN_HD inline BnMoments bn_moments_shifted(double M, double shift, double sum, double sum_squares) {
+  const double d = sum / M;
+  const double squares = sum_squares - sum * d;
+  return {shift + d, squares > 0.0 ? squares : 0.0};
 }
 
 // Evaluation: the running statistics normalise (running_mean and running_var stay as they are).
