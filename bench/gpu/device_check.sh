@@ -23,10 +23,12 @@
 #
 #   bash bench/gpu/device_check.sh [BIN_DIR]      (BIN_DIR: build/release/gpu)
 # Environment: PYTHON (python3, the one with torch), CTNN_GPU_DEPS (.gpu-deps), TORCH_COMPILE (1; 0
-# leaves torch.compile out), BATCHES ("128 512"), EPOCH_IMAGES (50000), PROFILE_BATCH (512; 0 leaves
+# leaves torch.compile out), BATCHES ("128 512"), EPOCH_IMAGES (50000), EPOCH_EXTRA (precisions of
+# further epochs, to see the spread between runs: "bf16 fp32"; none by default), PROFILE_BATCH (512; 0 leaves
 # the profile out).
 # Logs and the table go to $OUT when it is set (the device tool brings that folder back; at most 8
-# files): versions.log, cuda_tests.log, ctnn.log, torch.log, train.log, profile.log, table.md.
+# files): versions.log, cuda_tests.log, ctnn.log, torch.log, train.log (train_extra.log), profile.log,
+# table.md.
 # Exit status: that of the CUDA tests (the benchmarks, the training and the table run regardless).
 set -u -o pipefail
 cd "$(dirname "$0")/../.." || exit 2
@@ -36,6 +38,7 @@ DEPS=${CTNN_GPU_DEPS:-.gpu-deps}
 PY=${PYTHON:-python3}
 BATCHES=${BATCHES:-128 512}
 EPOCH_IMAGES=${EPOCH_IMAGES:-50000}
+EPOCH_EXTRA=${EPOCH_EXTRA:-}
 TORCH_COMPILE=${TORCH_COMPILE:-1}
 PROFILE_BATCH=${PROFILE_BATCH:-512}
 LOGS=${OUT:-$(mktemp -d /tmp/ctnn-device-check.XXXXXX)}
@@ -177,6 +180,15 @@ done
 section "one epoch of training on synthetic CIFAR ($EPOCH_IMAGES images)"
 if [ -x "$BIN/bench_train_step_cuda" ]; then
   timeout 150 "$BIN/bench_train_step_cuda" --train-epoch --batch 512 --images "$EPOCH_IMAGES" 2>&1 | tee "$LOGS/train.log"
+  # Further epochs (EPOCH_EXTRA="bf16 fp32 ..."): the spread between runs of the same training (the
+  # convolution algorithms are chosen by timing, so runs differ in the last bits and then more).
+  : >"$LOGS/train_extra.log"
+  for precision in $EPOCH_EXTRA; do
+    echo "== epoch, $precision" >>"$LOGS/train_extra.log"
+    timeout 60 "$BIN/bench_train_step_cuda" --train-epoch --batch 512 --images "$EPOCH_IMAGES" --precision "$precision" \
+      >>"$LOGS/train_extra.log" 2>&1
+    grep -E "^(step +(10|97)/|one epoch)|loss fell|DOES NOT" "$LOGS/train_extra.log" | tail -n 4
+  done
 fi
 
 section "where the time goes: per-layer profile, batch $PROFILE_BATCH (CTNN_CUDA_VERBOSE=1: the algorithms chosen)"

@@ -173,6 +173,10 @@ TEST_CASE("Conv: a batch below max_batch") {
 TEST_CASE("BatchNorm parity") {
   check_layer<BatchNorm<6>, Shape<6, 5, 5>>("BatchNorm<6> 5x5", 4, Mode::train);
   check_layer<BatchNorm<6>, Shape<6, 5, 5>>("BatchNorm<6> 5x5", 4, Mode::eval);
+  // Planes of a multiple of 4 positions: the vectorised kernels (several blocks per channel, and
+  // 512 channels of 2x2); 5x5 and flat ones go through cuDNN.
+  check_layer<BatchNorm<16>, Shape<16, 16, 16>>("BatchNorm<16> 16x16", 8, Mode::train);
+  check_layer<BatchNorm<512>, Shape<512, 2, 2>>("BatchNorm<512> 2x2", 8, Mode::train);
   check_layer<BatchNorm<12>, Shape<12>>("BatchNorm<12> flat", 5, Mode::train);
   check_layer<BatchNorm<12>, Shape<12>>("BatchNorm<12> flat", 5, Mode::eval);
   check_layer<Seq<Conv<3, 6, 3, 1, 1>, BatchNorm<6>, ReLU>, Shape<3, 8, 8>>("Conv-BN-ReLU", 4, Mode::train);

@@ -1,7 +1,11 @@
 #pragma once
 // CUDA batch normalisation, mirroring backend::cpu::BatchNorm (device pointers), spatial mode:
 // statistics per channel over the batch and the spatial positions of NCHW (or NC) data.
-//   forward_train  cudnnBatchNormalizationForwardTraining with exponentialAverageFactor = momentum.
+//   forward_train  float NCHW data whose planes are a multiple of 4 positions (every ResNet layer):
+//                  the vectorised kernels of batchnorm_vectorized.hpp (one pass for the two sums,
+//                  16-byte loads; cuDNN's batch norm moved about 1 TB/s on an H200), with
+//                  cuDNN's arithmetic below. Otherwise
+//                  cudnnBatchNormalizationForwardTraining with exponentialAverageFactor = momentum.
 //                  It normalises by the biased batch variance and folds the unbiased one
 //                  (times M / (M - 1), M = batch * spatial) into the running variance, as PyTorch
 //                  and the CPU backend do. (cudnn_ops.h only calls it the "moving average of
@@ -11,8 +15,9 @@
 //                  resultSaveInvVariance, which holds 1/sqrt(var + eps) despite its name
 //                  (microsoft/onnxruntime#8172), are saved for backward.
 //   forward_eval   cudnnBatchNormalizationForwardInference with the running statistics.
-//   backward       after forward_train: cudnnBatchNormalizationBackward with the saved
-//                  statistics, parameter gradients accumulated (betaParamDiff = 1);
+//   backward       after forward_train: the vectorised kernels where forward's apply, else
+//                  cudnnBatchNormalizationBackward with the saved statistics (either way the
+//                  parameter gradients are accumulated: betaParamDiff = 1);
 //                  in evaluation mode (eval == true) the running statistics are constants, which
 //                  cuDNN's backward cannot express, so own kernels compute
 //                  dgamma += sum dy * (x - mean) * invstd, dbeta += sum dy, dx = dy * gamma * invstd.
@@ -20,7 +25,7 @@
 //   16-bit NHWC    (Precision::bf16/fp16) own kernels throughout: cuDNN's batch norm on NHWC data
 //                  took 1.5 to 4 ms per layer at batch 512 on an H200 (85% of a training step).
 //                  With C a multiple of 8 (every ResNet layer) the vectorised kernels of
-//                  batchnorm_nhwc.hpp: one pass for each direction's two sums, 16-byte loads.
+//                  batchnorm_vectorized.hpp: one pass for each direction's two sums, 16-byte loads.
 //                  Otherwise per-channel double sums over the rows (detail::sum_nhwc: coalesced
 //                  across channels), forward two of them (mean, then squared deviations), backward
 //                  two. Either way one small kernel for the coefficients
@@ -36,7 +41,7 @@
 #include "check.hpp"
 #include "context.hpp"
 #include "descriptors.hpp"
-#include "batchnorm_nhwc.hpp"
+#include "batchnorm_vectorized.hpp"
 #include "buffer.hpp"
 #include "half.hpp"
 #include "launch.hpp"
@@ -155,9 +160,11 @@ class BatchNormalization {
 
 public:
   BatchNormalization(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
-      : C_(channels), HW_(spatial), bn_desc_(1, channels, 1, 1), stats_(10 * channels, "batch-norm statistics") {
-    if constexpr (half) channel_sums_ = ctnn::cuda::DeviceBuffer<double>(2 * channels, "batch-norm channel sums");
-  }
+      : C_(channels),
+        HW_(spatial),
+        bn_desc_(1, channels, 1, 1),
+        stats_(10 * channels, "batch-norm statistics"),
+        channel_sums_(2 * channels, "batch-norm channel sums") {}
 
   // Synchronised batch norm through `sum` (nullptr: this process's batch alone); float32 data only.
   void synchronize(CrossReplicaSum* sum) {
@@ -183,6 +190,8 @@ public:
       return nhwc_forward_train(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     } else {
       if (sync_) return synchronized_forward(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
+      if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, y}))
+        return vectorized_forward_train(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     }
     set_batch(batch);  // batch * spatial > 1: the layer checks it (layers/batchnorm.hpp)
     const float one = 1.f, zero = 0.f;
@@ -216,6 +225,8 @@ public:
     auto& ctx = ctnn::cuda::context();
     if constexpr (!half)
       if (sync_ && !eval && dx) return synchronized_backward(x, dy, dx, dgamma, dbeta, batch);
+    if (!eval && dx && ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, dy, dx}))
+      return vectorized_backward(x, dy, dx, gamma, dgamma, dbeta, saved_mean(), saved_invstd(), batch, false);
     if (!eval && dx) {
       const float one = 1.f, zero = 0.f;
       CTNN_CUDNN_CHECK(cudnnBatchNormalizationBackward(ctx.cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &one,
@@ -252,10 +263,36 @@ private:
     return static_cast<unsigned>((C_ + ctnn::cuda::detail::block_size - 1) / ctnn::cuda::detail::block_size);
   }
 
+  // Training forward through the vectorised kernels: the sums, the coefficients (and the running
+  // and saved statistics), y = x * scale + shift.
+  void vectorized_forward_train(const T* x, T* y, const float* gamma, const float* beta, float* running_mean,
+                                float* running_var, std::size_t batch, float momentum, float eps) {
+    double* sums = channel_sums_.data();
+    ctnn::cuda::detail::bn_sums<T, false>(x, nullptr, nullptr, nullptr, batch, C_, HW_, sums);
+    ctnn::cuda::detail::bn_train_shifted_kernel<T>
+        <<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctnn::cuda::context().stream()>>>(
+            sums, x, half ? std::size_t{1} : HW_, double(batch * HW_), gamma, beta, running_mean, running_var, momentum,
+            eps, saved_mean(), saved_invstd(), scale(), shift(), C_);
+    CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::bn_train_shifted_kernel");
+    ctnn::cuda::detail::bn_apply<T, false>(x, nullptr, y, scale(), batch * C_ * HW_, C_, HW_);
+  }
+
+  // Backward through the vectorised kernels with the statistics forward normalised by.
+  void vectorized_backward(const T* x, const T* dy, T* dx, const float* gamma, float* dgamma, float* dbeta,
+                           const float* mean, const float* invstd, std::size_t batch, bool eval) {
+    double* sums = channel_sums_.data();
+    ctnn::cuda::detail::bn_sums<T, true>(x, dy, mean, invstd, batch, C_, HW_, sums);
+    detail::bn_backward_kernel<float>
+        <<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctnn::cuda::context().stream()>>>(
+            sums, double(batch * HW_), mean, invstd, gamma, eval, dgamma, dbeta, dx ? coefficients() : nullptr, C_);
+    CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_backward_kernel");
+    if (dx) ctnn::cuda::detail::bn_apply<T, true>(x, dy, dx, coefficients(), batch * C_ * HW_, C_, HW_);
+  }
+
   // y = x * scale + shift per channel (NHWC).
   void normalize(const T* x, T* y, std::size_t batch) {
-    if (ctnn::cuda::detail::bn_vectorizable(C_, {x, y}))
-      return ctnn::cuda::detail::bn_apply_vec<T, false>(x, nullptr, y, scale(), batch * HW_ * C_, C_);
+    if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, y}))
+      return ctnn::cuda::detail::bn_apply<T, false>(x, nullptr, y, scale(), batch * C_ * HW_, C_, HW_);
     const expr::TensorLeaf<T> X{{}, x};
     ctnn::cuda::detail::assign_nhwc(y, batch * C_, C_, HW_,
                                     X * expr::channel(static_cast<const float*>(scale())) +
@@ -268,12 +305,9 @@ private:
     auto& ctx = ctnn::cuda::context();
     const double M = double(batch * HW_);
     const TensorLeaf<T> X{{}, x};
+    if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, y}))
+      return vectorized_forward_train(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     double* sums = channel_sums_.data();
-    if (ctnn::cuda::detail::bn_vectorizable(C_, {x, y})) {
-      ctnn::cuda::detail::bn_sums_vec<T, false>(x, nullptr, nullptr, nullptr, batch * HW_, C_, sums);
-      launch_train_shifted(sums, x, M, gamma, beta, running_mean, running_var, momentum, eps);
-      return normalize(x, y, batch);
-    }
     ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, X);
     detail::bn_mean_kernel<float><<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(sums, M, saved_mean(), C_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_mean_kernel");
@@ -297,32 +331,19 @@ private:
       mean = eval_mean();
       invstd = eval_invstd();
     }
+    if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, dy, dx}))
+      return vectorized_backward(x, dy, dx, gamma, dgamma, dbeta, mean, invstd, batch, eval);
     const TensorLeaf<T> X{{}, x}, DY{{}, dy};
     double* sums = channel_sums_.data();
-    const bool vectorized = ctnn::cuda::detail::bn_vectorizable(C_, {x, dy, dx});
-    if (vectorized) {
-      ctnn::cuda::detail::bn_sums_vec<T, true>(x, dy, mean, invstd, batch * HW_, C_, sums);
-    } else {
-      ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, DY);
-      ctnn::cuda::detail::sum_nhwc(sums + C_, batch, C_, HW_, DY * (X - channel(mean)) * channel(invstd));
-    }
+    ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, DY);
+    ctnn::cuda::detail::sum_nhwc(sums + C_, batch, C_, HW_, DY * (X - channel(mean)) * channel(invstd));
     detail::bn_backward_kernel<float><<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(
         sums, double(batch * HW_), mean, invstd, gamma, eval, dgamma, dbeta, dx ? coefficients() : nullptr, C_);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::backend::cuda::bn_backward_kernel");
     if (!dx) return;
     const float* k = coefficients();
-    if (vectorized) return ctnn::cuda::detail::bn_apply_vec<T, true>(x, dy, dx, k, batch * HW_ * C_, C_);
     ctnn::cuda::detail::assign_nhwc(dx, batch * C_, C_, HW_,
                                     DY * channel(k) + X * channel(k + C_) + channel(k + 2 * C_));
-  }
-
-  void launch_train_shifted(const double* sums, const T* x, double M, const float* gamma, const float* beta,
-                                   float* running_mean, float* running_var, float momentum, float eps) {
-    ctnn::cuda::detail::bn_train_shifted_kernel<T>
-        <<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctnn::cuda::context().stream()>>>(
-            sums, x, M, gamma, beta, running_mean, running_var, momentum, eps, saved_mean(), saved_invstd(), scale(),
-            shift(), C_);
-    CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::bn_train_shifted_kernel");
   }
 
   // Host copies (hostf_): gamma, beta, running mean, running var, then the saved mean and invstd
@@ -432,7 +453,7 @@ private:
   std::size_t C_, HW_;
   ctnn::cuda::detail::TensorDescriptor x_desc_, bn_desc_;
   ctnn::cuda::DeviceBuffer<float> stats_;
-  ctnn::cuda::DeviceBuffer<double> channel_sums_;  // the 16-bit path's per-channel sums
+  ctnn::cuda::DeviceBuffer<double> channel_sums_;  // own kernels' per-channel sums
   std::size_t batch_ = 0;
   // Synchronised batch norm (allocated by synchronize()).
   CrossReplicaSum* sync_ = nullptr;

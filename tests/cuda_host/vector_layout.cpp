@@ -1,8 +1,9 @@
-// The arithmetic of the vectorised NHWC reductions (portable/nhwc_vector_layout.hpp) without a GPU:
-// which channel counts get the layout, and that the threads of a grid, walking their rows as the
-// kernels do, take every (row, 8 channels) exactly once; a block's partial sums, added up per item
-// as bn_sums_vec_kernel does, give every channel's sum.
-#include <ctnn/backend/cuda/portable/nhwc_vector_layout.hpp>
+// The arithmetic of the vectorised batch-norm kernels (portable/vector_layout.hpp) without a GPU.
+// NHWC: which channel counts get the layout, and that the threads of a grid, walking their rows as
+// the kernels do, take every (row, 8 channels) exactly once; a block's partial sums, added up per
+// item as bn_sums_nhwc_kernel does, give every channel's sum. NCHW: every position of a channel
+// exactly once, by the blocks of that channel.
+#include <ctnn/backend/cuda/portable/vector_layout.hpp>
 #include <doctest/doctest.h>
 
 #include <cstddef>
@@ -66,4 +67,44 @@ TEST_CASE("nhwc_vector_layout: every row and channel once, and the block sums ad
       }
     }
   }
+}
+
+TEST_CASE("nchw vectors: planes of a multiple of 4 positions; every position of a channel once, in its own plane") {
+  CHECK(nchw_vector_layout(4));
+  CHECK(nchw_vector_layout(1024));
+  CHECK_FALSE(nchw_vector_layout(0));
+  CHECK_FALSE(nchw_vector_layout(25));
+  CHECK_FALSE(nchw_vector_layout(1));  // a flat BatchNorm: one value per plane
+  constexpr unsigned block = 256;
+  for (std::size_t channels : {1u, 6u, 64u, 512u}) {
+    for (std::size_t plane : {4u, 16u, 64u}) {
+      for (std::size_t batch : {1u, 3u, 40u}) {
+        CAPTURE(channels);
+        CAPTURE(plane);
+        CAPTURE(batch);
+        const std::size_t vectors = batch * plane / nchw_vector_width;
+        const unsigned splits = nchw_reduction_splits(vectors, channels, block, 8, 528);
+        CHECK(splits >= 1);
+        CHECK((splits == 1 || splits * channels <= 528));
+        std::vector<int> seen(batch * channels * plane, 0);
+        for (std::size_t c = 0; c < channels; ++c)
+          for (unsigned s = 0; s < splits; ++s)  // block s of channel c, its threads' vectors
+            for (unsigned t = 0; t < block; ++t)
+              for (std::size_t q = std::size_t{s} * block + t; q < vectors; q += std::size_t{splits} * block) {
+                const std::size_t e = nchw_vector_offset(q, c, channels, plane);
+                REQUIRE(e + nchw_vector_width <= seen.size());
+                for (unsigned k = 0; k < nchw_vector_width; ++k) {
+                  REQUIRE((e + k) / plane % channels == c);  // the channel the element lies in
+                  ++seen[e + k];
+                }
+              }
+        bool once = true;
+        for (int v : seen) once = once && v == 1;
+        CHECK(once);
+      }
+    }
+  }
+  // Many vectors for few channels: several blocks each, never more than the work needs.
+  CHECK(nchw_reduction_splits(131072, 64, block, 8, 528) == 8);
+  CHECK(nchw_reduction_splits(100, 64, block, 8, 528) == 1);
 }
