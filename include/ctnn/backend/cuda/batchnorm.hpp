@@ -1,12 +1,12 @@
 #pragma once
 // CUDA batch normalisation, mirroring backend::cpu::BatchNorm (device pointers), spatial mode:
 // statistics per channel over the batch and the spatial positions of NCHW (or NC) data.
-//   forward_train  float NCHW data whose planes are a multiple of 4 positions (every ResNet layer):
-//                  the vectorised kernels of batchnorm_vectorized.hpp (one pass for the two sums,
-//                  16-byte loads; cuDNN's batch norm moved about 1 TB/s on an H200), with
-//                  cuDNN's arithmetic below. Otherwise
-//                  cudnnBatchNormalizationForwardTraining with exponentialAverageFactor = momentum.
-//                  It normalises by the biased batch variance and folds the unbiased one
+//   forward_train  float NCHW data whose planes are a multiple of 4 positions (every ResNet layer)
+//                  goes through the vectorised kernels of batchnorm_vectorized.hpp (one pass for the
+//                  two sums, 16-byte loads; cuDNN's batch norm moved about 1 TB/s on an H200), other
+//                  shapes through cudnnBatchNormalizationForwardTraining with
+//                  exponentialAverageFactor = momentum. Either way it normalises by the biased
+//                  batch variance and folds the unbiased one
 //                  (times M / (M - 1), M = batch * spatial) into the running variance, as PyTorch
 //                  and the CPU backend do. (cudnn_ops.h only calls it the "moving average of
 //                  variance"; the unbiased estimate is what PyTorch relies on when it delegates to
@@ -15,8 +15,8 @@
 //                  resultSaveInvVariance, which holds 1/sqrt(var + eps) despite its name
 //                  (microsoft/onnxruntime#8172), are saved for backward.
 //   forward_eval   cudnnBatchNormalizationForwardInference with the running statistics.
-//   backward       after forward_train: the vectorised kernels where forward's apply, else
-//                  cudnnBatchNormalizationBackward with the saved statistics (either way the
+//   backward       after forward_train: the vectorised kernels when the tensors suit them, else
+//                  cudnnBatchNormalizationBackward, with the saved statistics (either way the
 //                  parameter gradients are accumulated: betaParamDiff = 1);
 //                  in evaluation mode (eval == true) the running statistics are constants, which
 //                  cuDNN's backward cannot express, so own kernels compute
