@@ -115,11 +115,7 @@ __global__ void bn_train_kernel(const double* centered_squares, double M, const 
   if (c >= channels) return;
   const auto r = ctnn::cuda::detail::bn_train_channel(M, mean[c], centered_squares[c], gamma[c], beta[c], running_mean[c],
                                                       running_var[c], momentum, eps);
-  invstd[c] = r.invstd;
-  scale[c] = r.scale;
-  shift[c] = r.shift;
-  running_mean[c] = r.running_mean;
-  running_var[c] = r.running_var;
+  ctnn::cuda::detail::store_channel(r, c, invstd, scale, shift, running_mean, running_var);
 }
 
 template <class S>

@@ -224,6 +224,16 @@ __global__ void __launch_bounds__(block_size)
   }
 }
 
+// Stores channel c's coefficients and running statistics.
+__device__ inline void store_channel(const BnForwardChannel& r, std::size_t c, float* invstd, float* scale, float* shift,
+                                     float* running_mean, float* running_var) {
+  invstd[c] = r.invstd;
+  scale[c] = r.scale;
+  shift[c] = r.shift;
+  running_mean[c] = r.running_mean;
+  running_var[c] = r.running_var;
+}
+
 // Forward: a channel's coefficients from the one-pass sums and the shift they used, x[c * stride]
 // (stride 1 for NHWC, the plane for NCHW).
 template <class T>
@@ -238,11 +248,7 @@ __global__ void bn_train_shifted_kernel(const double* sums, const T* x, std::siz
   const auto r = bn_train_channel(M, mu, m.centered_squares, gamma[c], beta[c], running_mean[c], running_var[c], momentum,
                                   eps);
   mean[c] = mu;
-  invstd[c] = r.invstd;
-  scale[c] = r.scale;
-  shift[c] = r.shift;
-  running_mean[c] = r.running_mean;
-  running_var[c] = r.running_var;
+  store_channel(r, c, invstd, scale, shift, running_mean, running_var);
 }
 
 // True when the vectorised kernels take T tensors of `channels` channels of `plane` positions at
