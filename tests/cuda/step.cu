@@ -215,6 +215,40 @@ TEST_CASE("DeviceLoader batches are the CPU loader's, value for value, across ep
   }
 }
 
+TEST_CASE("a sharded DeviceLoader gives each process the CPU loader's slice of every batch") {
+  const auto set = data::synthetic_cifar(96, 6);
+  for (std::size_t rank = 0; rank < 2; ++rank) {
+    CAPTURE(rank);
+    auto options = data::LoaderOptions::training(3, 32);
+    options.background = false;
+    options.rank = rank;
+    options.ranks = 2;
+    data::Loader<Cifar> cpu(set, options);
+    cuda::DeviceLoader<Cifar> gpu(set, options);
+    CHECK(gpu.batch() == 32);
+    REQUIRE(gpu.local_batch() == 16);
+    Tensor<Cifar, Cuda> x(16);
+    cuda::DeviceBuffer<std::int32_t> labels(16, "labels");
+    std::vector<std::int32_t> got(16);
+    for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+      cpu.start_epoch(epoch);
+      for (std::size_t b = 0; b < 3; ++b) {
+        const auto* ref = cpu.next();
+        REQUIRE(ref);
+        gpu.next(x, labels.data());
+        REQUIRE(x.batch() == 16);
+        CHECK(to_host(x) == std::vector<float>(ref->images.data(), ref->images.data() + ref->images.size()));
+        Cuda::download(got.data(), labels.data(), 16 * sizeof(std::int32_t));
+        CHECK(got == std::vector<std::int32_t>(ref->labels.begin(), ref->labels.end()));
+      }
+    }
+    // A DeviceStep does not reduce gradients over processes: it refuses a sharded loader.
+    Network<Small, Cifar, Cuda> net(16);
+    SGD<Cuda> opt{0.1f, 0.9f};
+    CHECK_THROWS_WITH_AS(cuda::DeviceStep(net, opt, gpu), doctest::Contains("sharded"), ctnn::Error);
+  }
+}
+
 TEST_CASE("StepMetrics: loss and top-1 hits on the device as on the host") {
   constexpr std::size_t n = 300, classes = 10;
   Rng rng(8);

@@ -18,8 +18,11 @@
 //   a CUDA graph that captured next() continues with the following batches at each replay; the host
 //   half (at the call, or at each replay) advances the position and starts the next epoch when one
 //   ends.
-// Training batches only: drop_last is required (every batch full) and sharding (ranks > 1) is not
-// supported here (ctnn::Error). The dataset must outlive nothing: it is copied to the device.
+// Training batches only: drop_last is required (every batch full). Sharded (options.rank of
+// options.ranks processes, data-parallel training) each process gets the CPU loader's share of
+// every global batch: the contiguous slice [rank * batch / ranks, (rank + 1) * batch / ranks) of
+// its positions (local_batch() samples), with the global order and augmentation. The dataset
+// must outlive nothing: it is copied to the device.
 
 #include "../core/config.hpp"
 #if !CTNN_HAS_CUDA || !defined(__CUDACC__)
@@ -64,15 +67,17 @@ inline constexpr std::size_t batch = 0, plan = 1;  // uint32 bits: batch of the 
 }
 
 // out[s, c, y, x] (NCHW float) or out[s, y, x, c] (NHWC, 16 bits: Precision::bf16/fp16) for
-// s < batch: one thread per value.
+// s < local: one thread per value. Sample s is position b * batch + first + s of the epoch (b:
+// the batch of the epoch; first: this process's slice of it).
 template <std::size_t C, std::size_t H, std::size_t W, class T, bool Nhwc>
 __global__ void augment_batch(const std::uint8_t* images, const std::int32_t* dataset_labels, const PlanEntry* plan0,
-                              const PlanEntry* plan1, const float* scalars, std::size_t batch, std::size_t pad,
-                              std::size_t cutout, const float* lut, T* out, std::int32_t* labels) {
+                              const PlanEntry* plan1, const float* scalars, std::size_t batch, std::size_t first,
+                              std::size_t local, std::size_t pad, std::size_t cutout, const float* lut, T* out,
+                              std::int32_t* labels) {
   const std::size_t b = float_as_bits(scalars[loader_slot::batch]);
-  const PlanEntry* plan = (float_as_bits(scalars[loader_slot::plan]) ? plan1 : plan0) + b * batch;
+  const PlanEntry* plan = (float_as_bits(scalars[loader_slot::plan]) ? plan1 : plan0) + b * batch + first;
   constexpr std::size_t sample = C * H * W;
-  const std::size_t n = batch * sample;
+  const std::size_t n = local * sample;
   const std::size_t stride = static_cast<std::size_t>(gridDim.x) * blockDim.x;
   for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
     const std::size_t s = i / sample, r = i - s * sample;
@@ -106,8 +111,9 @@ public:
       o.background = false;
       return o;
     }());
-    if (opt_.ranks != 1) ctnn::detail::fail(who, ": sharded loading (ranks = ", opt_.ranks, ") is not supported; use data::Loader");
     if (!opt_.drop_last) ctnn::detail::fail(who, ": needs drop_last (every batch full): it prepares training batches");
+    local_ = opt_.batch / opt_.ranks;  // the CPU loader checked that the ranks divide the batch
+    first_ = opt_.rank * local_;
     batches_ = n_ / opt_.batch;
     if (batches_ == 0)
       ctnn::detail::fail(who, ": the batch (", opt_.batch, ") is larger than the dataset (", n_, " images)");
@@ -152,24 +158,26 @@ public:
     started_ = false;  // the plan is uploaded by the next next()'s host half
   }
 
-  // Writes the next batch into x (its batch becomes batch()) and its labels into `labels` (batch()
-  // int32 in device memory), in stream order. x is a float NCHW tensor, or a 16-bit NHWC one of a
-  // Precision::bf16/fp16 network (D = CudaMixed<P>).
+  // Writes this process's share of the next batch into x (its batch becomes local_batch()) and
+  // its labels into `labels` (local_batch() int32 in device memory), in stream order. x is a float
+  // NCHW tensor, or a 16-bit NHWC one of a Precision::bf16/fp16 network (D = CudaMixed<P>).
   template <class D, class T>
   void next(Tensor<S, D, T>& x, std::int32_t* labels) {
     static_assert(std::is_base_of_v<Cuda, D>, "ctnn::cuda::DeviceLoader::next: the tensor must be on the GPU");
     constexpr bool nhwc = layout_v<D> == Layout::nhwc;
-    x.set_batch(opt_.batch);
+    x.set_batch(local_);
     scalars_.publish([this] { return advance(); });
     using ctnn::cuda::detail::block_size;
-    const std::size_t n = opt_.batch * S::size;
+    const std::size_t n = local_ * S::size;
     detail::augment_batch<C, H, W, T, nhwc><<<ctnn::cuda::detail::grid_for(n), block_size, 0, context().stream()>>>(
-        images_.data(), labels_.data(), plans_[0].data(), plans_[1].data(), scalars_.device(), opt_.batch, opt_.pad,
-        opt_.augment ? opt_.cutout : 0, lut_.data(), x.data(), labels);
+        images_.data(), labels_.data(), plans_[0].data(), plans_[1].data(), scalars_.device(), opt_.batch, first_, local_,
+        opt_.pad, opt_.augment ? opt_.cutout : 0, lut_.data(), x.data(), labels);
     CTNN_CUDA_CHECK_LAUNCH("ctnn::cuda::augment_batch");
   }
 
-  std::size_t batch() const noexcept { return opt_.batch; }
+  std::size_t batch() const noexcept { return opt_.batch; }  // the global batch
+  // The samples of a batch this process gets (batch / ranks; the batch when not sharded).
+  std::size_t local_batch() const noexcept { return local_; }
   std::size_t batches_per_epoch() const noexcept { return batches_; }
   std::size_t size() const noexcept { return n_; }
   // The epoch and batch of the most recent next() (its host half).
@@ -231,6 +239,7 @@ private:
 
   data::LoaderOptions opt_;
   std::size_t n_ = 0, batches_ = 0;
+  std::size_t local_ = 0, first_ = 0;  // this process's share of a batch and where it starts
   data::CropFlip crop_;
   StepScalars scalars_;
   DeviceBuffer<std::uint8_t> images_;

@@ -52,11 +52,15 @@ class DeviceStep {
 
 public:
   DeviceStep(Net& net, Opt& optimizer, DeviceLoader<In>& loader, float label_smoothing = 0.f)
-      : net_(net), opt_(optimizer), loader_(loader), smoothing_(label_smoothing), x_(loader.batch()), grad_(loader.batch()),
-        labels_(loader.batch(), "the device step's labels") {
-    if (loader.batch() > net.max_batch())
-      ctnn::detail::fail("ctnn::cuda::DeviceStep: the loader's batch ", loader.batch(), " exceeds the network's max_batch ",
-                         net.max_batch());
+      : net_(net), opt_(optimizer), loader_(loader), smoothing_(label_smoothing), x_(loader.local_batch()),
+        grad_(loader.local_batch()), labels_(loader.local_batch(), "the device step's labels") {
+    if (loader.options().ranks > 1)
+      ctnn::detail::fail("ctnn::cuda::DeviceStep: the loader is sharded (rank ", loader.options().rank, " of ",
+                         loader.options().ranks, " processes) but a DeviceStep does not add the gradients over the "
+                         "processes; train each process on the whole batch, or write the step with dist::DataParallel");
+    if (loader.local_batch() > net.max_batch())
+      ctnn::detail::fail("ctnn::cuda::DeviceStep: the loader's batch ", loader.local_batch(),
+                         " exceeds the network's max_batch ", net.max_batch());
     if (!(label_smoothing >= 0.f && label_smoothing <= 1.f))
       ctnn::detail::fail("ctnn::cuda::DeviceStep: label_smoothing = ", label_smoothing, " is outside [0, 1]");
     if constexpr (scaled) {
