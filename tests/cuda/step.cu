@@ -187,6 +187,29 @@ using Small = Seq<Conv<3, 8, 3, 2, 1>, BatchNorm<8>, ReLU, Conv<8, 16, 3, 2, 1>,
                   Linear<16, 10>>;
 using Cifar = Shape<3, 32, 32>;
 
+// Two epochs of three batches from both loaders: the GPU's (this process's share) are the CPU's,
+// value for value, images and labels.
+void check_same_batches(data::Loader<Cifar>& cpu, cuda::DeviceLoader<Cifar>& gpu) {
+  const std::size_t n = gpu.local_batch();
+  Tensor<Cifar, Cuda> x(n);
+  cuda::DeviceBuffer<std::int32_t> labels(n, "labels");
+  std::vector<std::int32_t> got(n);
+  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
+    cpu.start_epoch(epoch);
+    for (std::size_t b = 0; b < 3; ++b) {
+      const auto* ref = cpu.next();
+      REQUIRE(ref);
+      gpu.next(x, labels.data());
+      CHECK(gpu.epoch() == epoch);
+      CHECK(gpu.batch_index() == b);
+      REQUIRE(x.batch() == n);
+      CHECK(to_host(x) == std::vector<float>(ref->images.data(), ref->images.data() + ref->images.size()));
+      Cuda::download(got.data(), labels.data(), n * sizeof(std::int32_t));
+      CHECK(got == std::vector<std::int32_t>(ref->labels.begin(), ref->labels.end()));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("DeviceLoader batches are the CPU loader's, value for value, across epochs") {
@@ -197,22 +220,7 @@ TEST_CASE("DeviceLoader batches are the CPU loader's, value for value, across ep
   options.background = false;
   data::Loader<Cifar> cpu(set, options);
   cuda::DeviceLoader<Cifar> gpu(set, options);
-  Tensor<Cifar, Cuda> x(32);
-  cuda::DeviceBuffer<std::int32_t> labels(32, "labels");
-  std::vector<std::int32_t> got(32);
-  for (std::size_t epoch = 0; epoch < 2; ++epoch) {
-    cpu.start_epoch(epoch);
-    for (std::size_t b = 0; b < 3; ++b) {
-      const auto* ref = cpu.next();
-      REQUIRE(ref);
-      gpu.next(x, labels.data());
-      CHECK(gpu.epoch() == epoch);
-      CHECK(gpu.batch_index() == b);
-      CHECK(to_host(x) == std::vector<float>(ref->images.data(), ref->images.data() + ref->images.size()));
-      Cuda::download(got.data(), labels.data(), 32 * sizeof(std::int32_t));
-      CHECK(got == std::vector<std::int32_t>(ref->labels.begin(), ref->labels.end()));
-    }
-  }
+  check_same_batches(cpu, gpu);
 }
 
 TEST_CASE("a sharded DeviceLoader gives each process the CPU loader's slice of every batch") {
@@ -227,21 +235,7 @@ TEST_CASE("a sharded DeviceLoader gives each process the CPU loader's slice of e
     cuda::DeviceLoader<Cifar> gpu(set, options);
     CHECK(gpu.batch() == 32);
     REQUIRE(gpu.local_batch() == 16);
-    Tensor<Cifar, Cuda> x(16);
-    cuda::DeviceBuffer<std::int32_t> labels(16, "labels");
-    std::vector<std::int32_t> got(16);
-    for (std::size_t epoch = 0; epoch < 2; ++epoch) {
-      cpu.start_epoch(epoch);
-      for (std::size_t b = 0; b < 3; ++b) {
-        const auto* ref = cpu.next();
-        REQUIRE(ref);
-        gpu.next(x, labels.data());
-        REQUIRE(x.batch() == 16);
-        CHECK(to_host(x) == std::vector<float>(ref->images.data(), ref->images.data() + ref->images.size()));
-        Cuda::download(got.data(), labels.data(), 16 * sizeof(std::int32_t));
-        CHECK(got == std::vector<std::int32_t>(ref->labels.begin(), ref->labels.end()));
-      }
-    }
+    check_same_batches(cpu, gpu);
     // A DeviceStep does not reduce gradients over processes: it refuses a sharded loader.
     Network<Small, Cifar, Cuda> net(16);
     SGD<Cuda> opt{0.1f, 0.9f};
