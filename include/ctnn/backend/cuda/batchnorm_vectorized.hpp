@@ -4,7 +4,7 @@
 // float NCHW data whose planes are a multiple of 4 positions, the tensors 16-byte aligned (the
 // layouts: portable/vector_layout.hpp). Every load and store moves 16 bytes, several in flight per
 // thread, and each direction's two channel sums come from one pass over the data:
-//   forward   sums of d = x - shift and of d^2, the shift being the channel's first value
+//   forward   sums of d = x - center and of d^2, the center being the channel's first value
 //             (bn_moments_shifted turns them into the mean and the squared deviations), one small
 //             kernel for the coefficients, then y = x * scale + shift: x is read twice;
 //   backward  sums of dy and dy (x - mean) invstd, the coefficients, then
@@ -234,7 +234,7 @@ __device__ inline void store_channel(const BnForwardChannel& r, std::size_t c, f
   running_var[c] = r.running_var;
 }
 
-// Forward: a channel's coefficients from the one-pass sums and the shift they used, x[c * stride]
+// Forward: a channel's coefficients from the one-pass sums and the center they used, x[c * stride]
 // (stride 1 for NHWC, the plane for NCHW).
 template <class T>
 __global__ void bn_train_shifted_kernel(const double* sums, const T* x, std::size_t stride, double M, const float* gamma,
