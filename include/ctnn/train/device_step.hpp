@@ -57,7 +57,7 @@ public:
     if (loader.options().ranks > 1)
       ctnn::detail::fail("ctnn::cuda::DeviceStep: the loader is sharded (rank ", loader.options().rank, " of ",
                          loader.options().ranks, " processes) but a DeviceStep does not add the gradients over the "
-                         "processes; train each process on the whole batch, or write the step with dist::DataParallel");
+                         "processes; use an unsharded loader, or a step of your own with dist::DataParallel");
     if (loader.local_batch() > net.max_batch())
       ctnn::detail::fail("ctnn::cuda::DeviceStep: the loader's batch ", loader.local_batch(),
                          " exceeds the network's max_batch ", net.max_batch());
