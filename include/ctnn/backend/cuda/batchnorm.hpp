@@ -297,12 +297,12 @@ private:
 
   void nhwc_forward_train(const T* x, T* y, const float* gamma, const float* beta, float* running_mean,
                           float* running_var, std::size_t batch, float momentum, float eps) {
+    if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, y}))
+      return vectorized_forward_train(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     using namespace expr;
     auto& ctx = ctnn::cuda::context();
     const double M = double(batch * HW_);
     const TensorLeaf<T> X{{}, x};
-    if (ctnn::cuda::detail::bn_vectorizable<T>(C_, HW_, {x, y}))
-      return vectorized_forward_train(x, y, gamma, beta, running_mean, running_var, batch, momentum, eps);
     double* sums = channel_sums_.data();
     ctnn::cuda::detail::sum_nhwc(sums, batch, C_, HW_, X);
     detail::bn_mean_kernel<float><<<channel_grid(), ctnn::cuda::detail::block_size, 0, ctx.stream()>>>(sums, M, saved_mean(), C_);

@@ -22,7 +22,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
-#include <type_traits>
 
 namespace ctnn::cuda::detail {
 
@@ -41,12 +40,7 @@ __device__ inline void load_vector(const T* p, float (&v)[vector_width<T>]) {
     Pack8 w;
     w.word = *reinterpret_cast<const uint4*>(p);
 #pragma unroll
-    for (unsigned k = 0; k < nhwc_vector_width; ++k) {
-      if constexpr (std::is_same_v<T, __nv_bfloat16>)
-        v[k] = bf16_bits_to_float(w.bits[k]);
-      else
-        v[k] = half_bits_to_float(w.bits[k]);
-    }
+    for (unsigned k = 0; k < nhwc_vector_width; ++k) v[k] = from_bits<T>(w.bits[k]);
   } else {
     const float4 w = *reinterpret_cast<const float4*>(p);
     v[0] = w.x;
@@ -61,12 +55,7 @@ __device__ inline void store_vector(T* p, const float (&v)[vector_width<T>]) {
   if constexpr (is_half_v<T>) {
     Pack8 w;
 #pragma unroll
-    for (unsigned k = 0; k < nhwc_vector_width; ++k) {
-      if constexpr (std::is_same_v<T, __nv_bfloat16>)
-        w.bits[k] = float_to_bf16_bits(v[k]);
-      else
-        w.bits[k] = float_to_half_bits(v[k]);
-    }
+    for (unsigned k = 0; k < nhwc_vector_width; ++k) w.bits[k] = to_bits<T>(v[k]);
     *reinterpret_cast<uint4*>(p) = w.word;
   } else {
     *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);

@@ -17,6 +17,7 @@
 #include <cuda_fp16.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include "../../core/config.hpp"
@@ -36,14 +37,32 @@ namespace ctnn::cuda {
 template <class T>
 inline constexpr bool is_half_v = std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, __half>;
 
+// A 16-bit T's bit pattern <-> float (nearest, ties to even), for code that moves the bits itself
+// (vector loads and stores).
+template <class T>
+CTNN_HD inline float from_bits(std::uint16_t b) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return detail::bf16_bits_to_float(b);
+  else
+    return detail::half_bits_to_float(b);
+}
+
+template <class T>
+CTNN_HD inline std::uint16_t to_bits(float f) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    return detail::float_to_bf16_bits(f);
+  else
+    return detail::float_to_half_bits(f);
+}
+
 template <class T>
 CTNN_HD inline float load(T v) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     const __nv_bfloat16_raw r = v;
-    return detail::bf16_bits_to_float(r.x);
+    return from_bits<T>(r.x);
   } else if constexpr (std::is_same_v<T, __half>) {
     const __half_raw r = v;
-    return detail::half_bits_to_float(r.x);
+    return from_bits<T>(r.x);
   } else {
     return static_cast<float>(v);
   }
@@ -53,11 +72,11 @@ template <class T>
 CTNN_HD inline T store(float f) {
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     __nv_bfloat16_raw r;
-    r.x = detail::float_to_bf16_bits(f);
+    r.x = to_bits<T>(f);
     return __nv_bfloat16(r);
   } else if constexpr (std::is_same_v<T, __half>) {
     __half_raw r;
-    r.x = detail::float_to_half_bits(f);
+    r.x = to_bits<T>(f);
     return __half(r);
   } else {
     return static_cast<T>(f);
