@@ -3,7 +3,7 @@
 // statistics per channel over the batch and the spatial positions of NCHW (or NC) data.
 //   forward_train  float NCHW data whose planes are a multiple of 4 positions (every ResNet layer)
 //                  goes through the vectorised kernels of batchnorm_vectorized.hpp (one pass for the
-//                  two sums, 16-byte loads; cuDNN's batch norm moved about 1 TB/s on an H200), other
+//                  two sums, 16-byte loads; cuDNN's batch norm moved 0.5-0.9 TB/s on an H200), other
 //                  shapes through cudnnBatchNormalizationForwardTraining with
 //                  exponentialAverageFactor = momentum. Either way it normalises by the biased
 //                  batch variance and folds the unbiased one
