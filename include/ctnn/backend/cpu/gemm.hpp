@@ -24,15 +24,17 @@
 #include <cstddef>
 #include <cstring>
 
-#include <Eigen/Core>
-
 #ifndef CTNN_USE_OPENBLAS
 #define CTNN_USE_OPENBLAS 0
 #endif
+// Eigen only where its products run: parsing <Eigen/Core> costs about a second and 170 MB of
+// compiler memory in every translation unit that includes a network.
 #if CTNN_USE_OPENBLAS
 #include <cblas.h>
 
 #include <mutex>
+#else
+#include <Eigen/Core>
 #endif
 
 #include "../../core/memory.hpp"
@@ -87,8 +89,13 @@ inline bool own_kernel(std::size_t M, std::size_t N, std::size_t K) {
 
 namespace detail {
 
-class GemmWorkspace : public Eigen::internal::level3_blocking<float, float> {
+class GemmWorkspace
+#if !CTNN_USE_OPENBLAS
+    : public Eigen::internal::level3_blocking<float, float>
+#endif
+{
 public:
+#if !CTNN_USE_OPENBLAS
   // Chooses cache blocking for a column-major product of rows x cols x depth and makes sure the
   // packing buffers can hold it.
   void prepare(Eigen::Index rows, Eigen::Index cols, Eigen::Index depth) {
@@ -102,6 +109,7 @@ public:
     m_blockA = a_.data();
     m_blockB = b_.data();
   }
+#endif
   // Grows the buffers to at least a and b floats.
   void reserve(std::size_t a, std::size_t b) {
     a_.reserve(a);
@@ -126,6 +134,7 @@ inline GemmWorkspace& gemm_workspace() {
   return ws;
 }
 
+#if !CTNN_USE_OPENBLAS
 template <int LhsOrder, int RhsOrder>
 void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Eigen::Index lda,
               const float* B, Eigen::Index ldb, float* C, Eigen::Index ldc, float alpha) {
@@ -136,6 +145,7 @@ void gemm_run(Eigen::Index M, Eigen::Index N, Eigen::Index K, const float* A, Ei
                                                  false, Eigen::RowMajor, 1>::run(M, N, K, A, lda, B, ldb, C,
                                                                                  1, ldc, alpha, ws, nullptr);
 }
+#endif
 
 }  // namespace detail
 
@@ -154,12 +164,13 @@ public:
     }
 #if CTNN_USE_OPENBLAS
     return;  // OpenBLAS packs in its own memory
-#endif
+#else
     // gemm_run blocks the transposed product, N x M (see GemmWorkspace::prepare).
     Eigen::Index kc = static_cast<Eigen::Index>(K), mc = static_cast<Eigen::Index>(N), nc = static_cast<Eigen::Index>(M);
     Eigen::internal::computeProductBlockingSizes<float, float, 1>(kc, mc, nc, Eigen::Index{1});
     a_ = std::max(a_, static_cast<std::size_t>(mc * kc));
     b_ = std::max(b_, static_cast<std::size_t>(kc * nc));
+#endif
   }
   std::size_t a() const { return a_; }
   std::size_t b() const { return b_; }
@@ -200,6 +211,7 @@ inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K
       for (std::size_t j = 0; j < N; ++j) C[i * ldc + j] *= beta;
   }
   if (K == 0 || alpha == 0.f) return;
+#if !CTNN_USE_OPENBLAS
   using Eigen::ColMajor;
   using Eigen::RowMajor;
   const auto m = static_cast<Eigen::Index>(M), n = static_cast<Eigen::Index>(N), k = static_cast<Eigen::Index>(K);
@@ -213,6 +225,7 @@ inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K
     detail::gemm_run<RowMajor, ColMajor>(m, n, k, A, a, B, b, C, c, alpha);
   else
     detail::gemm_run<ColMajor, ColMajor>(m, n, k, A, a, B, b, C, c, alpha);
+#endif
 }
 
 }  // namespace ctnn::backend::cpu
