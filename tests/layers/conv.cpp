@@ -1,5 +1,6 @@
 // Conv against a naive double-precision convolution: forward, backward data and backward filter,
-// for kernels 1, 3 and 7, strides 1 and 2, padding 0, 1 and 3, batches 1 and 3, non-square inputs;
+// for kernels 1, 3 and 7, strides 1 and 2 (strided layers with output rows of 8 or more through
+// phase planes, backend/cpu/conv.hpp), padding 0, 1 and 3, batches 1 and 3, non-square inputs;
 // and by finite differences; the CPU backend's backward without the filter gradient (dw == nullptr).
 #include <ctnn/layers/conv.hpp>
 #include <doctest/doctest.h>
@@ -63,6 +64,7 @@ TEST_CASE("Conv 3x3 against the reference") {
     check_conv<3, 2, 3, 1, 0, 7, 5>(batch);  // valid
     check_conv<3, 4, 3, 2, 0, 7, 5>(batch);  // stride 2, no padding, drops the last row
     check_conv<4, 5, 3, 2, 1, 8, 6>(batch);  // stride 2, even sizes
+    check_conv<3, 4, 3, 2, 1, 9, 17>(batch);  // stride 2, output rows of 9: through phase planes
   }
 }
 
@@ -79,6 +81,7 @@ TEST_CASE("Conv 7x7 against the reference") {
     check_conv<3, 4, 7, 2, 3, 9, 7>(batch);  // the ImageNet stem's geometry
     check_conv<2, 3, 7, 1, 3, 7, 5>(batch);  // kernel larger than the width
     check_conv<2, 2, 7, 1, 0, 8, 7>(batch);  // valid: 2 x 1 outputs
+    check_conv<2, 3, 7, 2, 3, 6, 19>(batch);  // stride 2, output rows of 10: through phase planes
   }
 }
 
@@ -86,6 +89,7 @@ TEST_CASE("Conv gradients by finite differences") {
   check_conv<2, 3, 3, 2, 1, 7, 5>(3, true);
   check_conv<3, 2, 1, 1, 0, 5, 4>(1, true);
   check_conv<2, 2, 7, 2, 3, 7, 5>(2, true);
+  check_conv<2, 2, 3, 2, 1, 5, 16>(2, true);  // phase planes
 }
 
 TEST_CASE("Conv initialisation: Kaiming normal with fan_out, the same for the same seed") {

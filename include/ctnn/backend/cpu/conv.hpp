@@ -29,74 +29,181 @@
 
 namespace ctnn::backend::cpu {
 
+// Strided convolutions read their input through phase planes: for stride S, phase plane (a, b) of
+// a channel holds x[a + S i][b + S j], and kernel tap (kh, kw) reads one phase plane at unit
+// stride, shifted. Where taps share planes (kernel > stride: a 3x3 stride-2 layer reads every input
+// value 2.25 times) and output rows are long enough for vector copies (8 values or more), a channel
+// is first split into its planes, one strided pass over its input, and the taps then copy
+// contiguous rows; otherwise (1x1 stride 2, small planes) the taps read the planes in place, every
+// S-th value. Stride 1 has one phase plane, the channel itself. (One thread, batch 32, ResNet-18's
+// 64->128 3x3/2 layer at 32x32: im2col 1.28x and col2im 1.78x as fast split as in place; at 8x8
+// output rows of 4 values, 0.78x and 0.87x.)
+struct PhasePlanes {
+  std::size_t stride, rows, cols;  // rows and cols of every split plane: ceil(H / S), ceil(W / S)
+  bool split;                      // whether channels are split (see above)
+
+  explicit PhasePlanes(const Geometry2d& g)
+      : stride(g.stride),
+        rows((g.in_h + g.stride - 1) / g.stride),
+        cols((g.in_w + g.stride - 1) / g.stride),
+        split(g.stride > 1 && g.kernel > g.stride && g.out_w >= 8) {}
+
+  std::size_t plane_size() const { return rows * cols; }
+  // Floats of scratch that one channel's planes take (0 where channels are read in place).
+  std::size_t scratch() const { return split ? stride * stride * plane_size() : 0; }
+};
+
+namespace detail {
+
+// floor(r / s) for a possibly negative r.
+inline std::ptrdiff_t floor_div(std::ptrdiff_t r, std::ptrdiff_t s) { return r >= 0 ? r / s : -((-r + s - 1) / s); }
+
+// Where tap offset r = k - pad of a kernel reads, along one axis of length n with stride S: the
+// phase (a = r mod S), the shift of the phase index against the output index (d = floor(r / S)),
+// and the valid output range [lo, hi): outputs o whose phase index o + d lies in [0, ceil((n - a) / S)).
+struct TapAxis {
+  std::size_t phase;
+  std::ptrdiff_t shift, lo, hi;
+
+  TapAxis(std::ptrdiff_t r, std::size_t n, std::size_t s, std::size_t out) {
+    const auto S = static_cast<std::ptrdiff_t>(s), N = static_cast<std::ptrdiff_t>(n), O = static_cast<std::ptrdiff_t>(out);
+    shift = floor_div(r, S);
+    const std::ptrdiff_t a = r - shift * S;
+    phase = static_cast<std::size_t>(a);
+    const std::ptrdiff_t len = a < N ? (N - a + S - 1) / S : 0;  // entries of this phase
+    lo = std::clamp<std::ptrdiff_t>(-shift, 0, O);
+    hi = std::clamp<std::ptrdiff_t>(len - shift, lo, O);
+  }
+};
+
+// One phase plane as a tap reads it: entry (i, j) at base[i * row + j * step].
+template <class T>
+struct PlaneView {
+  T* base;
+  std::ptrdiff_t row, step;
+};
+
+// Phase plane (a, b) of channel c: split into `planes`, or in place in `xc`.
+template <class T>
+PlaneView<T> phase_plane(const Geometry2d& g, const PhasePlanes& ph, T* xc, T* planes, std::size_t a, std::size_t b) {
+  const auto S = static_cast<std::ptrdiff_t>(ph.stride), W = static_cast<std::ptrdiff_t>(g.in_w);
+  if (ph.split) return {planes + (a * ph.stride + b) * ph.plane_size(), static_cast<std::ptrdiff_t>(ph.cols), 1};
+  return {xc + static_cast<std::ptrdiff_t>(a) * W + static_cast<std::ptrdiff_t>(b), S * W, S};
+}
+
+// planes[(a * S + b) * rows * cols + i * cols + j] = xc[(a + S i) * W + b + S j], for one channel.
+inline void split_phases(const Geometry2d& g, const PhasePlanes& ph, const float* xc, float* __restrict planes) {
+  const std::size_t S = ph.stride, W = g.in_w, plane = ph.plane_size();
+  for (std::size_t ih = 0; ih < g.in_h; ++ih) {
+    const float* __restrict row = xc + ih * W;
+    float* dst = planes + (ih % S) * S * plane + (ih / S) * ph.cols;
+    if (S == 2) {  // the common case, in a form the compiler vectorises
+      float* __restrict even = dst;
+      float* __restrict odd = dst + plane;
+      const std::size_t pairs = W / 2;
+      for (std::size_t j = 0; j < pairs; ++j) {
+        even[j] = row[2 * j];
+        odd[j] = row[2 * j + 1];
+      }
+      if (W % 2) even[pairs] = row[W - 1];
+      continue;
+    }
+    for (std::size_t b = 0; b < S && b < W; ++b)
+      for (std::size_t j = 0, n = (W - b + S - 1) / S; j < n; ++j) dst[b * plane + j] = row[b + S * j];
+  }
+}
+
+// The adjoint of split_phases: every input value lies in exactly one plane, so this overwrites xc.
+inline void merge_phases(const Geometry2d& g, const PhasePlanes& ph, const float* __restrict planes, float* xc) {
+  const std::size_t S = ph.stride, W = g.in_w, plane = ph.plane_size();
+  for (std::size_t ih = 0; ih < g.in_h; ++ih) {
+    float* __restrict row = xc + ih * W;
+    const float* src = planes + (ih % S) * S * plane + (ih / S) * ph.cols;
+    if (S == 2) {
+      const float* __restrict even = src;
+      const float* __restrict odd = src + plane;
+      const std::size_t pairs = W / 2;
+      for (std::size_t j = 0; j < pairs; ++j) {
+        row[2 * j] = even[j];
+        row[2 * j + 1] = odd[j];
+      }
+      if (W % 2) row[W - 1] = even[pairs];
+      continue;
+    }
+    for (std::size_t b = 0; b < S && b < W; ++b)
+      for (std::size_t j = 0, n = (W - b + S - 1) / S; j < n; ++j) row[b + S * j] = src[b * plane + j];
+  }
+}
+
+}  // namespace detail
+
 // col[(c*K + kh)*K + kw][oh*Wo + ow] = x[c][oh*s - p + kh][ow*s - p + kw] (0 outside the image);
 // rows of col are ld floats apart (ld >= Ho*Wo lets several images share one column matrix).
-inline void im2col(const Geometry2d& g, const float* x, float* col, std::size_t ld) {
-  const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h, Wo = g.out_w;
-  const auto H = static_cast<std::ptrdiff_t>(g.in_h), W = static_cast<std::ptrdiff_t>(g.in_w);
-  const auto P = static_cast<std::ptrdiff_t>(g.pad);
+// `scratch` holds PhasePlanes(g).scratch() floats.
+inline void im2col(const Geometry2d& g, const float* x, float* col, std::size_t ld, float* scratch) {
+  const PhasePlanes ph(g);
+  const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h;
+  const auto P = static_cast<std::ptrdiff_t>(g.pad), Wo = static_cast<std::ptrdiff_t>(g.out_w);
   for (std::size_t c = 0; c < g.in_c; ++c) {
     const float* xc = x + c * g.in_plane();
+    if (ph.split) detail::split_phases(g, ph, xc, scratch);
     for (std::size_t kh = 0; kh < K; ++kh) {
+      const detail::TapAxis v(static_cast<std::ptrdiff_t>(kh) - P, g.in_h, S, Ho);
       for (std::size_t kw = 0; kw < K; ++kw) {
+        const detail::TapAxis h(static_cast<std::ptrdiff_t>(kw) - P, g.in_w, S, g.out_w);
+        const auto plane = detail::phase_plane<const float>(g, ph, xc, scratch, v.phase, h.phase);
         float* row = col + ((c * K + kh) * K + kw) * ld;
-        // Output columns whose input column lies inside the image: [ow_lo, ow_hi).
-        const std::ptrdiff_t off_w = static_cast<std::ptrdiff_t>(kw) - P;
-        std::ptrdiff_t ow_lo = off_w >= 0 ? 0 : (-off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
-        std::ptrdiff_t ow_hi = W - off_w <= 0 ? 0 : (W - off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
-        ow_lo = std::min<std::ptrdiff_t>(ow_lo, static_cast<std::ptrdiff_t>(Wo));
-        ow_hi = std::clamp<std::ptrdiff_t>(ow_hi, ow_lo, static_cast<std::ptrdiff_t>(Wo));
-        for (std::size_t oh = 0; oh < Ho; ++oh) {
-          float* out = row + oh * Wo;
-          const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * S + kh) - P;
-          if (ih < 0 || ih >= H) {
-            std::memset(out, 0, Wo * sizeof(float));
+        for (std::ptrdiff_t oh = 0; oh < static_cast<std::ptrdiff_t>(Ho); ++oh) {
+          float* __restrict out = row + oh * Wo;
+          if (oh < v.lo || oh >= v.hi) {
+            for (std::ptrdiff_t ow = 0; ow < Wo; ++ow) out[ow] = 0.f;
             continue;
           }
-          const float* in = xc + ih * W + off_w;
-          for (std::ptrdiff_t ow = 0; ow < ow_lo; ++ow) out[ow] = 0.f;
-          if (S == 1) {
-            std::memcpy(out + ow_lo, in + ow_lo, static_cast<std::size_t>(ow_hi - ow_lo) * sizeof(float));
+          const float* __restrict in = plane.base + (oh + v.shift) * plane.row + h.shift * plane.step;
+          for (std::ptrdiff_t ow = 0; ow < h.lo; ++ow) out[ow] = 0.f;
+          if (plane.step == 1) {
+            std::memcpy(out + h.lo, in + h.lo, static_cast<std::size_t>(h.hi - h.lo) * sizeof(float));
           } else {
-            for (std::ptrdiff_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] = in[ow * static_cast<std::ptrdiff_t>(S)];
+            for (std::ptrdiff_t ow = h.lo; ow < h.hi; ++ow) out[ow] = in[ow * plane.step];
           }
-          for (std::ptrdiff_t ow = ow_hi; ow < static_cast<std::ptrdiff_t>(Wo); ++ow) out[ow] = 0.f;
+          for (std::ptrdiff_t ow = h.hi; ow < Wo; ++ow) out[ow] = 0.f;
         }
       }
     }
   }
 }
 
-// The adjoint of im2col: x[c][ih][iw] += col[...] for every column that read it. x is zeroed first.
-inline void col2im(const Geometry2d& g, const float* col, std::size_t ld, float* x) {
-  const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h, Wo = g.out_w;
-  const auto H = static_cast<std::ptrdiff_t>(g.in_h), W = static_cast<std::ptrdiff_t>(g.in_w);
-  const auto P = static_cast<std::ptrdiff_t>(g.pad);
-  std::memset(x, 0, g.in_size() * sizeof(float));
+// The adjoint of im2col: x[c][ih][iw] = the sum of col[...] over every column that read it (x is
+// overwritten). `scratch` as for im2col.
+inline void col2im(const Geometry2d& g, const float* col, std::size_t ld, float* x, float* scratch) {
+  const PhasePlanes ph(g);
+  const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h;
+  const auto P = static_cast<std::ptrdiff_t>(g.pad), Wo = static_cast<std::ptrdiff_t>(g.out_w);
   for (std::size_t c = 0; c < g.in_c; ++c) {
     float* xc = x + c * g.in_plane();
+    if (ph.split)
+      std::memset(scratch, 0, ph.scratch() * sizeof(float));
+    else
+      std::memset(xc, 0, g.in_plane() * sizeof(float));
     for (std::size_t kh = 0; kh < K; ++kh) {
+      const detail::TapAxis v(static_cast<std::ptrdiff_t>(kh) - P, g.in_h, S, Ho);
       for (std::size_t kw = 0; kw < K; ++kw) {
+        const detail::TapAxis h(static_cast<std::ptrdiff_t>(kw) - P, g.in_w, S, g.out_w);
+        const auto plane = detail::phase_plane<float>(g, ph, xc, scratch, v.phase, h.phase);
         const float* row = col + ((c * K + kh) * K + kw) * ld;
-        const std::ptrdiff_t off_w = static_cast<std::ptrdiff_t>(kw) - P;
-        std::ptrdiff_t ow_lo = off_w >= 0 ? 0 : (-off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
-        std::ptrdiff_t ow_hi = W - off_w <= 0 ? 0 : (W - off_w + static_cast<std::ptrdiff_t>(S) - 1) / static_cast<std::ptrdiff_t>(S);
-        ow_lo = std::min<std::ptrdiff_t>(ow_lo, static_cast<std::ptrdiff_t>(Wo));
-        ow_hi = std::clamp<std::ptrdiff_t>(ow_hi, ow_lo, static_cast<std::ptrdiff_t>(Wo));
-        for (std::size_t oh = 0; oh < Ho; ++oh) {
-          const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * S + kh) - P;
-          if (ih < 0 || ih >= H) continue;
-          const float* in = row + oh * Wo;
-          float* out = xc + ih * W + off_w;
-          if (S == 1) {
+        for (std::ptrdiff_t oh = v.lo; oh < v.hi; ++oh) {
+          const float* __restrict in = row + oh * Wo;
+          float* __restrict out = plane.base + (oh + v.shift) * plane.row + h.shift * plane.step;
+          if (plane.step == 1) {
 #pragma omp simd
-            for (std::ptrdiff_t ow = ow_lo; ow < ow_hi; ++ow) out[ow] += in[ow];
+            for (std::ptrdiff_t ow = h.lo; ow < h.hi; ++ow) out[ow] += in[ow];
           } else {
-            for (std::ptrdiff_t ow = ow_lo; ow < ow_hi; ++ow) out[ow * static_cast<std::ptrdiff_t>(S)] += in[ow];
+            for (std::ptrdiff_t ow = h.lo; ow < h.hi; ++ow) out[ow * plane.step] += in[ow];
           }
         }
       }
     }
+    if (ph.split) detail::merge_phases(g, ph, scratch, xc);
   }
 }
 
@@ -144,6 +251,7 @@ public:
     dcol_ = ws_.add<float>(g.patch() * cols * w);
     out_ = ws_.add<float>(group_ > 1 ? g.group_out_c() * cols * w : 1);
     dw_ = ws_.add<float>(g.weight_size() * w);
+    phases_ = ws_.add<float>(PhasePlanes(sub_).scratch() * w);
     // The products forward and backward run (per convolution group), for every group of images.
     const std::size_t co = sub_.out_c, K = sub_.patch();
     GemmNeeds needs;
@@ -261,7 +369,7 @@ public:
           if (direct_) {
             for (std::size_t c = 0; c < ci; ++c) std::memcpy(dxq + c * P, dcol + c * ld + i * P, P * sizeof(float));
           } else {
-            col2im(sub_, dcol + i * P, ld, dxq);
+            col2im(sub_, dcol + i * P, ld, dxq, phase_scratch(t));
           }
         }
       }
@@ -315,11 +423,14 @@ private:
       if (direct_) {
         for (std::size_t c = 0; c < sub_.in_c; ++c) std::memcpy(col + c * ld + i * P, xq + c * P, P * sizeof(float));
       } else {
-        im2col(sub_, xq, col + i * P, ld);
+        im2col(sub_, xq, col + i * P, ld, phase_scratch(t));
       }
     }
     return col;
   }
+
+  // Thread t's phase planes of one channel (strided im2col and col2im).
+  float* phase_scratch(int t) { return ws_[phases_] + static_cast<std::size_t>(t) * PhasePlanes(sub_).scratch(); }
 
   Geometry2d g_;
   Geometry2d sub_;  // one group: in_c / groups input and out_c / groups output channels
@@ -327,7 +438,7 @@ private:
   int workers_;
   std::size_t group_;
   ctnn::detail::Workspace ws_;
-  ctnn::detail::Workspace::Part<float> col_, dcol_, out_, dw_;
+  ctnn::detail::Workspace::Part<float> col_, dcol_, out_, dw_, phases_;
   std::optional<Winograd3x3> winograd_;
 };
 
