@@ -98,8 +98,8 @@ TEST_CASE("im2col and col2im match their definitions, split into phase planes or
             (check(g) ? split : in_place) += 1;
           }
   // Both ways ran, the split one on strides 2 and 3.
-  CHECK(split > 50);
-  CHECK(in_place > 500);
+  CHECK(split > 150);
+  CHECK(in_place > 2000);
   CHECK(cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 3, 2, 1}).split);    // a stride-2 3x3 layer at 28x28
   CHECK(!cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 1, 2, 0}).split);   // its 1x1 projection
   CHECK(!cpu::PhasePlanes(Geometry2d{256, 8, 8, 512, 4, 4, 3, 2, 1}).split);     // output rows of 4
