@@ -24,8 +24,15 @@
 #   bash bench/gpu/device_check.sh [BIN_DIR]      (BIN_DIR: build/release/gpu)
 # Environment: PYTHON (python3, the one with torch), CTNN_GPU_DEPS (.gpu-deps), TORCH_COMPILE (1; 0
 # leaves torch.compile out), BATCHES ("128 512"), EPOCH_IMAGES (50000), EPOCH_EXTRA (precisions of
-# further epochs, to see the spread between runs: "bf16 fp32"; none by default), PROFILE_BATCH (512; 0 leaves
-# the profile out).
+# further epochs, to see the spread between runs: "bf16 fp32"; none by default), EPOCH_BASELINE (another
+# build of bench_train_step_cuda, carried like the others: each EPOCH_EXTRA epoch then runs with it
+# first and with BIN's after it, to compare two versions' training), PROFILE_BATCH (512; 0 leaves
+# the profile out). A baseline of an older commit, built here and carried in build/release/gpu:
+#   git worktree add /tmp/base <commit> && cd /tmp/base && cmake --preset release -DCTNN_BUILD_EXAMPLES=OFF &&
+#   cmake --build build/release --target bench_train_step_cuda && mkdir -p /work/main/build/release/gpu/baseline &&
+#   cp build/release/gpu/bench_train_step_cuda /work/main/build/release/gpu/baseline/
+#   run(command="EPOCH_EXTRA='bf16 bf16 fp32' EPOCH_BASELINE=build/release/gpu/baseline/bench_train_step_cuda
+#       bash bench/gpu/device_check.sh", carry=["build/release/gpu", ".gpu-deps"], timeout_s=420)
 # Logs and the table go to $OUT when it is set (the device tool brings that folder back; at most 8
 # files): versions.log, cuda_tests.log, ctnn.log, torch.log, train.log (train_extra.log), profile.log,
 # table.md.
@@ -39,6 +46,7 @@ PY=${PYTHON:-python3}
 BATCHES=${BATCHES:-128 512}
 EPOCH_IMAGES=${EPOCH_IMAGES:-50000}
 EPOCH_EXTRA=${EPOCH_EXTRA:-}
+EPOCH_BASELINE=${EPOCH_BASELINE:-}
 TORCH_COMPILE=${TORCH_COMPILE:-1}
 PROFILE_BATCH=${PROFILE_BATCH:-512}
 LOGS=${OUT:-$(mktemp -d /tmp/ctnn-device-check.XXXXXX)}
@@ -182,12 +190,16 @@ if [ -x "$BIN/bench_train_step_cuda" ]; then
   timeout 150 "$BIN/bench_train_step_cuda" --train-epoch --batch 512 --images "$EPOCH_IMAGES" 2>&1 | tee "$LOGS/train.log"
   # Further epochs (EPOCH_EXTRA="bf16 fp32 ..."): the spread between runs of the same training (the
   # convolution algorithms are chosen by timing, so runs differ in the last bits and then more).
+  # With EPOCH_BASELINE, the baseline's epoch of each precision runs first, then BIN's.
   : >"$LOGS/train_extra.log"
+  [ -z "$EPOCH_BASELINE" ] || [ -x "$EPOCH_BASELINE" ] || echo "EPOCH_BASELINE=$EPOCH_BASELINE is not an executable: left out"
   for precision in $EPOCH_EXTRA; do
-    echo "== epoch, $precision" >>"$LOGS/train_extra.log"
-    timeout 60 "$BIN/bench_train_step_cuda" --train-epoch --batch 512 --images "$EPOCH_IMAGES" --precision "$precision" \
-      >>"$LOGS/train_extra.log" 2>&1
-    grep -E "^(step +(10|97)/|one epoch)|loss fell|DOES NOT" "$LOGS/train_extra.log" | tail -n 4
+    for bin in ${EPOCH_BASELINE:+"$EPOCH_BASELINE"} "$BIN/bench_train_step_cuda"; do
+      [ -x "$bin" ] || continue
+      echo "== epoch, $precision, $bin" | tee -a "$LOGS/train_extra.log"
+      timeout 60 "$bin" --train-epoch --batch 512 --images "$EPOCH_IMAGES" --precision "$precision" >>"$LOGS/train_extra.log" 2>&1
+      grep -E "^(step +(10|97)/|one epoch)|loss fell|DOES NOT" "$LOGS/train_extra.log" | tail -n 4
+    done
   done
 fi
 
