@@ -101,6 +101,14 @@ TEST_CASE("gemm: small products (ctnn's kernel) and larger ones (the library's) 
   const std::vector<Product> large = {{130, 129, 70}, {64, 1024, 27}};
   for (const Product& p : large) CHECK_FALSE(cpu::own_kernel(p.M, p.N, p.K));
   check(run, large);
+#if CTNN_USE_OPENBLAS
+  // Small products with a transposed operand run on OpenBLAS on every CPU; untransposed ones on
+  // ctnn's kernel where the CPU has AVX-512 (backend/cpu/gemm.hpp says why).
+  CHECK_FALSE(cpu::own_kernel(32, 32, 256, true));
+  CHECK(cpu::own_kernel(32, 256, 32) == (cpu::detected_isa() == Isa::avx512));
+#else
+  CHECK(cpu::own_kernel(32, 32, 256, true));
+#endif
 }
 
 TEST_CASE("gemm: a product whose packing was reserved allocates nothing, on any thread") {

@@ -1,7 +1,6 @@
 #pragma once
 // ctnn::Error: the one exception type the library throws for bad input and failed calls.
 
-#include <cstddef>
 #include <initializer_list>
 #include <sstream>
 #include <stdexcept>

@@ -35,9 +35,9 @@ namespace ctnn::backend::cpu {
 // value 2.25 times) and output rows are long enough for vector copies (8 values or more), a channel
 // is first split into its planes, one strided pass over its input, and the taps then copy
 // contiguous rows; otherwise (1x1 stride 2, small planes) the taps read the planes in place, every
-// S-th value. Stride 1 has one phase plane, the channel itself. (One thread, batch 32, ResNet-18's
-// 64->128 3x3/2 layer at 32x32: im2col 1.28x and col2im 1.78x as fast split as in place; at 8x8
-// output rows of 4 values, 0.78x and 0.87x.)
+// S-th value. Stride 1 has one phase plane, the channel itself. (One thread, 32 images, ResNet-18's
+// 64->128 3x3/2 layer at 32x32: im2col about 1.9x and col2im 1.6x as fast split as in place; with
+// output rows of 4 values (8x8 outputs) split was slower, 0.78x and 0.87x.)
 struct PhasePlanes {
   std::size_t stride, rows, cols;  // rows and cols of every split plane: ceil(H / S), ceil(W / S)
   bool split;                      // whether channels are split (see above)

@@ -10,11 +10,16 @@
 //   - small products (at most small_product multiply-adds: the Winograd GEMMs of layers with few
 //     channels, im2col of small layers, Linear) where OpenBLAS is not used for them: ctnn's own
 //     kernel (gemm_kernels.inl), compiled for each instruction set and picked at run time like the
-//     Winograd transforms. On CPUs with AVX-512, OpenBLAS (0.3.21, Debian 12) runs small products
-//     through "small matrix" kernels that were seen to call malloc on every product (on an Intel
-//     AVX-512 machine), so they are not used there; Eigen, the alternative, is compiled for the
-//     build's baseline instruction set only (22 GFLOP/s at 64 x 128 x 64 on an AVX-512 core, where
-//     ctnn's kernel runs 79; tests/backend/gemm.cpp, bench_gemm);
+//     Winograd transforms. That is in builds without OpenBLAS (Eigen, the alternative, is compiled
+//     for the build's baseline instruction set only: 22 GFLOP/s at 64 x 128 x 64 on an AVX-512
+//     core, where ctnn's kernel runs 79; tests/backend/gemm.cpp, bench_gemm), and, on CPUs with
+//     AVX-512, for small products without a transposed operand: OpenBLAS 0.3.21 (Debian 12) runs
+//     those through kernels of its own that call malloc (on an Intel AVX-512 machine its small-
+//     matrix kernels did on every call, transpositions not recorded; on an AMD one, 155 of 1,000
+//     untransposed shapes did), which would break the allocation-free step. Small products with a transposed operand (the backward passes) go to
+//     OpenBLAS, which allocated for none of 3,000 such shapes on the AMD machine and is the faster
+//     one on them (1.0-7.5x ctnn's kernel on the small network's products; bench_gemm's
+//     BM_small_product, bench/RESULTS.md). tests/network.cpp's zero-allocation step checks it;
 //   - otherwise Eigen's packed block-panel kernels.
 // The packing buffers of ctnn's kernel and of Eigen live in a per-thread workspace that only grows;
 // kernels reserve it for their products when they are built (GemmNeeds, reserve_gemm), so that a
@@ -77,12 +82,14 @@ inline bool is_small_product(std::size_t M, std::size_t N, std::size_t K) {
 }
 
 // Whether gemm() runs this product with ctnn's own kernel: a small product that OpenBLAS does not
-// take (see above).
-inline bool own_kernel(std::size_t M, std::size_t N, std::size_t K) {
+// take (see above). `transposed`: op(A) or op(B) is a transpose (unknown: false, the products
+// that may run there).
+inline bool own_kernel(std::size_t M, std::size_t N, std::size_t K, bool transposed = false) {
 #if CTNN_USE_OPENBLAS
   static const bool avx512 = detected_isa() == Isa::avx512;
-  return avx512 && is_small_product(M, N, K);
+  return avx512 && !transposed && is_small_product(M, N, K);
 #else
+  (void)transposed;
   return is_small_product(M, N, K);
 #endif
 }
@@ -188,7 +195,7 @@ inline void reserve_gemm(const GemmNeeds& needs, int workers) {
 inline void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::size_t K, float alpha, const float* A,
                  std::size_t lda, const float* B, std::size_t ldb, float beta, float* C, std::size_t ldc) {
   if (M == 0 || N == 0) return;
-  if (K > 0 && alpha != 0.f && own_kernel(M, N, K)) {
+  if (K > 0 && alpha != 0.f && own_kernel(M, N, K, ta == Trans::yes || tb == Trans::yes)) {
     auto& ws = detail::gemm_workspace();
     gemm_kernels::kernel(active_isa())(ta == Trans::yes, tb == Trans::yes, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                                        ws.a(gemm_kernels::packed_a(M, K)), ws.b(gemm_kernels::packed_b(N, K)));
