@@ -25,7 +25,8 @@ bool source(const Geometry2d& g, std::size_t c, std::size_t kh, std::size_t kw, 
             std::size_t& index) {
   const auto ih = static_cast<std::ptrdiff_t>(oh * g.stride + kh) - static_cast<std::ptrdiff_t>(g.pad);
   const auto iw = static_cast<std::ptrdiff_t>(ow * g.stride + kw) - static_cast<std::ptrdiff_t>(g.pad);
-  if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.in_h) || iw >= static_cast<std::ptrdiff_t>(g.in_w)) return false;
+  if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.in_h) || iw >= static_cast<std::ptrdiff_t>(g.in_w))
+    return false;
   index = (c * g.in_h + static_cast<std::size_t>(ih)) * g.in_w + static_cast<std::size_t>(iw);
   return true;
 }

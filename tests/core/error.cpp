@@ -32,8 +32,10 @@ TEST_CASE("cat prints its arguments as a stream does") {
   const std::filesystem::path path = "dir/file name.bin";  // a stream quotes a path
   const std::size_t big = std::numeric_limits<std::size_t>::max();
   const long long small = std::numeric_limits<long long>::min();
-  CHECK(ctnn::detail::cat("a", s, v, 'c', std::uint8_t{65}, static_cast<signed char>(66)) == streamed("a", s, v, 'c', std::uint8_t{65}, static_cast<signed char>(66)));
-  CHECK(ctnn::detail::cat(-3, 4u, big, small, true, false, short{-5}) == streamed(-3, 4u, big, small, true, false, short{-5}));
+  const auto sc = static_cast<signed char>(66);
+  CHECK(ctnn::detail::cat("a", s, v, 'c', std::uint8_t{65}, sc) == streamed("a", s, v, 'c', std::uint8_t{65}, sc));
+  CHECK(ctnn::detail::cat(-3, 4u, big, small, true, false, short{-5}) ==
+        streamed(-3, 4u, big, small, true, false, short{-5}));
   CHECK(ctnn::detail::cat(0.1f, 1e-7, 123456789.0, -0.0f, 2.5e300, std::numeric_limits<float>::infinity(),
                           std::numeric_limits<double>::quiet_NaN()) ==
         streamed(0.1f, 1e-7, 123456789.0, -0.0f, 2.5e300, std::numeric_limits<float>::infinity(),

@@ -16,10 +16,11 @@
 //     AVX-512, for small products without a transposed operand: OpenBLAS 0.3.21 (Debian 12) runs
 //     those through kernels of its own that call malloc (on an Intel AVX-512 machine its small-
 //     matrix kernels did on every call, transpositions not recorded; on an AMD one, 155 of 1,000
-//     untransposed shapes did), which would break the allocation-free step. Small products with a transposed operand (the backward passes) go to
-//     OpenBLAS, which allocated for none of 3,000 such shapes on the AMD machine and is the faster
-//     one on them (1.0-7.5x ctnn's kernel on the small network's products; bench_gemm's
-//     BM_small_product, bench/RESULTS.md). tests/network.cpp's zero-allocation step checks it;
+//     untransposed shapes did), which would break the allocation-free step. Small products with a
+//     transposed operand (the backward passes) go to OpenBLAS, which allocated for none of 3,000
+//     such shapes on the AMD machine and is the faster one on them (1.0-7.5x ctnn's kernel on the
+//     small network's products; bench_gemm's BM_small_product, bench/RESULTS.md).
+//     tests/network.cpp's zero-allocation step checks it;
 //   - otherwise Eigen's packed block-panel kernels.
 // The packing buffers of ctnn's kernel and of Eigen live in a per-thread workspace that only grows;
 // kernels reserve it for their products when they are built (GemmNeeds, reserve_gemm), so that a
