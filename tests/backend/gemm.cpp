@@ -71,9 +71,11 @@ void check(Run run, const std::vector<Product>& products) {
         }
 }
 
-// Sizes around the register tiles (6 rows, 8 to 32 columns) and typical small products.
-const std::vector<Product> small = {{1, 1, 1}, {5, 7, 3},  {6, 32, 16}, {7, 33, 9},  {13, 17, 64},
-                                    {32, 256, 32}, {64, 100, 27}, {3, 1, 300}, {40, 9, 1}};
+// Sizes around the register tiles (6 rows, 8 with AVX-512; 8 to 32 columns) and typical small
+// products.
+const std::vector<Product> small = {{1, 1, 1},     {5, 7, 3},     {6, 32, 16}, {7, 33, 9},  {8, 31, 5},
+                                    {9, 64, 7},    {13, 17, 64},  {17, 40, 12}, {32, 256, 32}, {64, 100, 27},
+                                    {3, 1, 300},   {40, 9, 1}};
 
 }  // namespace
 

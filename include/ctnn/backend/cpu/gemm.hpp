@@ -73,7 +73,7 @@ inline Kernel kernel(Isa isa) {
 }
 
 // Floats of the packed operands, for the largest register tile of any instruction set.
-constexpr std::size_t packed_a(std::size_t M, std::size_t K) { return (M + 5) / 6 * 6 * K; }
+constexpr std::size_t packed_a(std::size_t M, std::size_t K) { return std::max((M + 5) / 6 * 6, (M + 7) / 8 * 8) * K; }
 constexpr std::size_t packed_b(std::size_t N, std::size_t K) { return (N + 31) / 32 * 32 * K; }
 
 }  // namespace gemm_kernels

@@ -15,8 +15,9 @@ namespace CTNN_ISA_NAMESPACE {
 inline constexpr std::size_t width = CTNN_ISA_FLOATS;
 typedef float reg __attribute__((vector_size(width * sizeof(float)), aligned(4)));
 
-// The register tile: MR rows of C by NR = 2 registers of columns (12 accumulators).
-inline constexpr std::size_t MR = 6, NR = 2 * width;
+// The register tile: MR rows of C by NR = 2 registers of columns (12 accumulators; 16 with
+// AVX-512's 32 vector registers).
+inline constexpr std::size_t MR = width == 16 ? 8 : 6, NR = 2 * width;
 
 // ap[p * K * MR + k * MR + r] = op(A)[p * MR + r][k] (0 past M).
 inline void pack_a(bool ta, std::size_t M, std::size_t K, const float* A, std::size_t lda, float* __restrict ap) {
