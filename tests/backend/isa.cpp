@@ -64,10 +64,12 @@ TEST_CASE("isa: names and detection") {
 TEST_CASE("isa: every supported set against the reference, and against each other") {
   IsaScope scope;
   // Odd planes with partial tiles, channel counts that are not multiples of a vector, padding 0..2,
-  // and a plane large enough to run in blocks of tile rows.
+  // a plane large enough to run in blocks of tile rows, and lane groups of more than 8 images (21
+  // images: groups of 11 and 10).
   const struct {
     std::size_t N, C, H, W, O, P;
-  } cases[] = {{3, 13, 7, 5, 6, 1}, {2, 17, 11, 13, 19, 2}, {5, 9, 2, 2, 7, 1}, {3, 8, 6, 5, 9, 0}, {2, 16, 40, 37, 24, 1}};
+  } cases[] = {{3, 13, 7, 5, 6, 1}, {2, 17, 11, 13, 19, 2}, {5, 9, 2, 2, 7, 1},
+               {3, 8, 6, 5, 9, 0}, {2, 16, 40, 37, 24, 1}, {21, 3, 9, 11, 5, 1}};
   for (const auto& c : cases) {
     CAPTURE(c.C);
     CAPTURE(c.H);

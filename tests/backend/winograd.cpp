@@ -171,6 +171,13 @@ TEST_CASE("Winograd3x3 against the reference: awkward planes, paddings, batches 
     check_kernel({5, 9, 2, 2, 7, 1}, 5, tile);  // 1 tile per image: groups of several images
     check_kernel({3, 1, 16, 15, 1, 1}, 3, tile);
     check_kernel({2, 4, 10, 7, 3, 1}, 2, tile);  // F(4x4): partial tiles of 2 and 3 outputs
+    // Lane groups of more than 8 images (planes move in blocks of 8 images by 8 positions):
+    // 12 and 16 images in one group, 21 in groups of 11 and 10; plane sizes with and without a
+    // remainder of 8 positions.
+    check_kernel({12, 2, 9, 11, 3, 1}, 12, tile);
+    check_kernel({16, 3, 8, 8, 2, 0}, 16, tile);
+    check_kernel({16, 2, 4, 4, 3, 2}, 16, tile);
+    check_kernel({21, 2, 13, 6, 2, 1}, 24, tile);
   }
   // Planes of more than winograd::block_columns tiles run in blocks of tile rows.
   check_kernel({2, 3, 40, 37, 4, 1}, 2, 2);   // 20 x 19 tiles: blocks of 14 and 6 rows

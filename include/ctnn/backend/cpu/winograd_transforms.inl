@@ -137,7 +137,8 @@ struct Tile<4> {
 
 // V[k * ks + tile * L + lane] = (B^T d B)[k] for the tiles of tile rows [r0, r1) (tile = (row - r0)
 // * tw + column) of one channel of `count` images: lane l reads the plane x + l * stride (H x W,
-// padding ps.pad). L >= count is the lane stride of V; only the first count lanes are written.
+// padding ps.pad). L >= count is the lane stride of V; lanes count .. L - 1 are written as zeros
+// (the filter gradient's products run over every column of V and Z, a group's unused lanes included).
 // scratch: Pass::scratch() floats.
 template <std::size_t M>
 void input_transform(const Pass& ps, const float* x, std::size_t stride, std::size_t count, std::size_t r0, std::size_t r1,
@@ -172,7 +173,7 @@ void input_transform(const Pass& ps, const float* x, std::size_t stride, std::si
         vreg col[N], o[N];
         for (std::size_t a = 0; a < N; ++a) col[a] = t[a][b];
         Tile<M>::input(col, o);
-        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, o[a], count);
+        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, o[a], L);
       }
     }
 }
@@ -215,8 +216,8 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
 
 // z[k * ks + tile * L + lane] = (A dY A^T)[k] for the tiles of tile rows [r0, r1) of one dy channel
 // of `count` images, lane l reading the plane dy + l * stride (Ho x Wo; outputs past the plane, in
-// partial tiles, count as 0): the gradient with respect to the tile's products m. scratch:
-// Pass::scratch() floats.
+// partial tiles, count as 0): the gradient with respect to the tile's products m. Lanes count .. L -
+// 1 are written as zeros (as by input_transform). scratch: Pass::scratch() floats.
 template <std::size_t M>
 void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std::size_t count, std::size_t r0,
                         std::size_t r1, float* __restrict z, std::size_t ks, std::size_t L, float* __restrict scratch) {
@@ -247,7 +248,7 @@ void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std
         vreg col[M], t[N];
         for (std::size_t i = 0; i < M; ++i) col[i] = s[i][b];
         Tile<M>::gradient(col, t);
-        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, t[a], count);
+        for (std::size_t a = 0; a < N; ++a) store(out + (N * a + b) * ks, t[a], L);
       }
     }
 }
