@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <utility>
 
 #include "../../core/memory.hpp"
 #include "../../core/threading.hpp"

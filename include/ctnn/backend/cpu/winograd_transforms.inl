@@ -20,15 +20,112 @@ typedef float vec __attribute__((vector_size(lanes * sizeof(float)), aligned(4))
 // template argument loses a typedef's alignment attribute, so Tile<M> code assumes full alignment.
 typedef float vreg __attribute__((vector_size(lanes * sizeof(float))));
 
+// One register of this instruction set, at any float offset.
+typedef float native __attribute__((vector_size(CTNN_ISA_FLOATS * sizeof(float)), aligned(4)));
+
 // (Vectors pass by reference: GCC warns that passing them by value has an ABI that depends on the
 // instruction set.)
 inline const vec& load(const float* p) { return *reinterpret_cast<const vec*>(p); }
-// Stores the first n lanes (all of them when n == lanes).
-inline void store(float* p, const vec& v, std::size_t n) {
+// Register P of v.
+template <std::size_t P, std::size_t... J>
+inline native piece(const vreg& v, std::index_sequence<J...>) {
+  return __builtin_shufflevector(v, v, (P * CTNN_ISA_FLOATS + J)...);
+}
+// Stores the first n lanes (all of them when n == lanes). A whole vector goes out register by
+// register: GCC moves a vector wider than the registers through the stack when it stores it in one.
+inline void store(float* p, const vreg& v, std::size_t n) {
   if (n == lanes)
-    *reinterpret_cast<vec*>(p) = v;
+    [&]<std::size_t... P>(std::index_sequence<P...>) {
+      ((*reinterpret_cast<native*>(p + P * CTNN_ISA_FLOATS) = piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{})), ...);
+    }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
   else
     for (std::size_t l = 0; l < n; ++l) p[l] = v[l];
+}
+
+// Planes in and out of the lanes-innermost layout: buffer vector i holds one plane position of
+// every image of a lane group (image l in lane l). Rows says where: element e of a run of plane
+// rows W long is vector (e / W) * ld + e % W + first.
+struct Rows {
+  std::size_t W, ld, first;
+};
+// The vector indices of consecutive elements, from element 0 on.
+class RowWalk {
+public:
+  explicit RowWalk(const Rows& r) : r_(r), at_(r.first) {}
+  std::size_t operator*() const { return at_; }
+  void operator++() { at_ += ++col_ == r_.W ? (col_ = 0, r_.ld - r_.W + 1) : 1; }
+
+private:
+  Rows r_;
+  std::size_t at_, col_ = 0;
+};
+
+// 8 images by 8 consecutive elements transpose in registers: three stages of shuffles of two
+// 8-float vectors, each a single instruction with AVX2 or AVX-512. (The baseline's 4-float
+// registers would take them apart element by element: it copies element by element instead.)
+inline constexpr bool register_transpose = CTNN_ISA_FLOATS >= 8;
+typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float v8u __attribute__((vector_size(8 * sizeof(float)), aligned(4)));
+
+// Exchanges bit d of the row index (a: clear, b: set) with bit d of the element index.
+template <std::size_t d, std::size_t... J>
+inline void exchange(v8& a, v8& b, std::index_sequence<J...>) {
+  const v8 lo = __builtin_shufflevector(a, b, ((J & d) ? 8 + J - d : J)...);
+  const v8 hi = __builtin_shufflevector(a, b, ((J & d) ? 8 + J : J + d)...);
+  a = lo;
+  b = hi;
+}
+template <std::size_t d, std::size_t... I>
+inline void exchange_all(v8* r, std::index_sequence<I...>) {
+  (exchange<d>(r[I / d * 2 * d + I % d], r[I / d * 2 * d + I % d + d], std::make_index_sequence<8>{}), ...);
+}
+// r[i][j] becomes r[j][i].
+inline void transpose8(v8* r) {
+  exchange_all<4>(r, std::make_index_sequence<4>{});
+  exchange_all<2>(r, std::make_index_sequence<4>{});
+  exchange_all<1>(r, std::make_index_sequence<4>{});
+}
+
+// buf[vector(e) * lanes + l] = src[l * stride + e] for elements e < n of `count` images' planes.
+// Lanes from count up to the next multiple of 8 may be written with zeros.
+inline void to_lanes(const float* src, std::size_t stride, std::size_t count, std::size_t n, const Rows& rows,
+                     float* __restrict buf) {
+  RowWalk at(rows);
+  std::size_t e = 0;
+  if constexpr (register_transpose)
+    for (; e + 8 <= n; e += 8) {
+      std::size_t pos[8];
+      for (std::size_t i = 0; i < 8; ++i, ++at) pos[i] = *at;
+      for (std::size_t l0 = 0; l0 < count; l0 += 8) {
+        v8 r[8];
+        for (std::size_t i = 0; i < 8; ++i)
+          r[i] = l0 + i < count ? *reinterpret_cast<const v8u*>(src + (l0 + i) * stride + e) : v8{};
+        transpose8(r);
+        for (std::size_t i = 0; i < 8; ++i) *reinterpret_cast<v8u*>(buf + pos[i] * lanes + l0) = r[i];
+      }
+    }
+  for (; e < n; ++e, ++at)
+    for (std::size_t l = 0; l < count; ++l) buf[*at * lanes + l] = src[l * stride + e];
+}
+
+// dst[l * stride + e] = buf[vector(e) * lanes + l] for elements e < n of `count` images' planes.
+inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_t count, std::size_t n, float* dst,
+                       std::size_t stride) {
+  RowWalk at(rows);
+  std::size_t e = 0;
+  if constexpr (register_transpose)
+    for (; e + 8 <= n; e += 8) {
+      std::size_t pos[8];
+      for (std::size_t i = 0; i < 8; ++i, ++at) pos[i] = *at;
+      for (std::size_t l0 = 0; l0 < count; l0 += 8) {
+        v8 r[8];
+        for (std::size_t i = 0; i < 8; ++i) r[i] = *reinterpret_cast<const v8u*>(buf + pos[i] * lanes + l0);
+        transpose8(r);
+        for (std::size_t i = 0; i < 8 && l0 + i < count; ++i) *reinterpret_cast<v8u*>(dst + (l0 + i) * stride + e) = r[i];
+      }
+    }
+  for (; e < n; ++e, ++at)
+    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = buf[*at * lanes + l];
 }
 
 // The 1-D transforms of F(M, 3) with N = M + 2 inputs: input B^T d (N -> N), output A^T m
@@ -146,18 +243,12 @@ void input_transform(const Pass& ps, const float* x, std::size_t stride, std::si
   constexpr std::size_t N = Tile<M>::N;
   const std::size_t tw = ps.tw, wp = M * tw + 2, rows = M * (r1 - r0) + 2, p = ps.pad, W = ps.W, H = ps.H;
   // P[(u * wp + w) * lanes + l]: padded row M r0 + u, column w of image l (0 outside the image).
+  // (wp >= Wo + 2 = W + 2p: every image column has its place.)
   float* P = scratch;
   std::memset(P, 0, rows * wp * lanes * sizeof(float));
-  const std::size_t w0 = p, w1 = std::min(wp, p + W);  // the padded columns inside the image
-  for (std::size_t u = 0; u < rows; ++u) {
-    const std::size_t row = M * r0 + u;
-    if (row < p || row - p >= H) continue;
-    for (std::size_t l = 0; l < count; ++l) {
-      const float* src = x + l * stride + (row - p) * W;
-      float* dst = P + u * wp * lanes + l;
-      for (std::size_t w = w0; w < w1; ++w) dst[w * lanes] = src[w - p];
-    }
-  }
+  const std::size_t top = M * r0;                                  // padded row of P's row 0
+  const std::size_t s0 = top > p ? top - p : 0, s1 = std::min(H, top + rows - p);  // image rows in P
+  if (s1 > s0) to_lanes(x + s0 * W, stride, count, (s1 - s0) * W, Rows{W, wp, (s0 + p - top) * wp + p}, P);
   for (std::size_t ti = 0; ti < r1 - r0; ++ti)
     for (std::size_t tj = 0; tj < tw; ++tj) {
       // d B along the N rows of the tile, then B^T down its N columns.
@@ -202,16 +293,11 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
         vreg col[N], o[M];
         for (std::size_t a = 0; a < N; ++a) col[a] = s[a][c];
         Tile<M>::output(col, o);
-        for (std::size_t i = 0; i < M; ++i) *reinterpret_cast<vec*>(Q + ((M * ti + i) * wq + M * tj + c) * lanes) = o[i];
+        for (std::size_t i = 0; i < M; ++i) store(Q + ((M * ti + i) * wq + M * tj + c) * lanes, o[i], lanes);
       }
     }
   const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
-  for (std::size_t l = 0; l < count; ++l)
-    for (std::size_t i = 0; i < rows; ++i) {
-      float* dst = y + l * stride + (M * r0 + i) * Wo;
-      const float* src = Q + i * wq * lanes + l;
-      for (std::size_t col = 0; col < Wo; ++col) dst[col] = src[col * lanes];
-    }
+  from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride);
 }
 
 // z[k * ks + tile * L + lane] = (A dY A^T)[k] for the tiles of tile rows [r0, r1) of one dy channel
@@ -227,12 +313,7 @@ void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std
   float* D = scratch;
   const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
   std::memset(D, 0, M * (r1 - r0) * wq * lanes * sizeof(float));
-  for (std::size_t l = 0; l < count; ++l)
-    for (std::size_t i = 0; i < rows; ++i) {
-      const float* src = dy + l * stride + (M * r0 + i) * Wo;
-      float* dst = D + i * wq * lanes + l;
-      for (std::size_t col = 0; col < Wo; ++col) dst[col * lanes] = src[col];
-    }
+  to_lanes(dy + M * r0 * Wo, stride, count, rows * Wo, Rows{Wo, wq, 0}, D);
   for (std::size_t ti = 0; ti < r1 - r0; ++ti)
     for (std::size_t tj = 0; tj < tw; ++tj) {
       // A along the M rows of the tile, then down its N columns.
