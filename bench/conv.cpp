@@ -165,6 +165,24 @@ void BM_conv_backward(benchmark::State& state) {
   set_rate(state, g, 2);
 }
 
+// One Winograd layer's forward, backward data and backward filter, with the threads sharing the
+// work by images or by the transformed matrices (winograd::Split; Conv2d leaves the choice to the
+// kernel). Arguments: channels (in = out), plane size, tile, split (1 images, 2 matrices).
+void BM_winograd_split(benchmark::State& state) {
+  const auto c = std::size_t(state.range(0)), hw = std::size_t(state.range(1)), tile = std::size_t(state.range(2));
+  const auto split = state.range(3) == 2 ? ctnn::backend::cpu::winograd::Split::matrices : ctnn::backend::cpu::winograd::Split::images;
+  const Geometry2d g{c, hw, hw, c, hw, hw, 3, 1, 1};
+  Buffers b(g);
+  ctnn::backend::cpu::Winograd3x3 k(g, batch, tile, split);
+  for (auto _ : state) {
+    k.forward(b.x.data(), b.w.data(), b.y.data(), batch);
+    k.backward_data(b.w.data(), b.y.data(), b.dx.data(), batch);
+    k.backward_filter(b.x.data(), b.y.data(), b.dw.data(), batch);
+    benchmark::DoNotOptimize(b.dw.data());
+  }
+  set_rate(state, g, 3);
+}
+
 void resnet18_shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"in", "out", "hw", "k", "s", "algo"});
   b->Args({3, 64, 32, 3, 1, 1});
@@ -195,5 +213,11 @@ BENCHMARK(BM_conv_forward)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward_data)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward_filter)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward)->Apply(resnet18_shapes);
+BENCHMARK(BM_winograd_split)
+    ->ArgNames({"c", "hw", "tile", "split"})
+    ->ArgsProduct({{256}, {8}, {2, 4}, {1, 2}})
+    ->ArgsProduct({{512}, {4}, {2, 4}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -52,6 +52,7 @@ using ctnn::backend::Geometry2d;
 using ctnn::backend::cpu::Conv2d;
 using ctnn::backend::cpu::ConvAlgorithm;
 using ctnn::backend::cpu::Winograd3x3;
+using ctnn::backend::cpu::winograd::Split;
 
 namespace {
 
@@ -99,13 +100,18 @@ void check_kernel(const Case& c, std::size_t capacity, std::size_t tile) {
   const Geometry2d g = c.geometry();
   REQUIRE(Winograd3x3::supports(g));
   const Data d(c, 11 + c.N * 31 + c.C * 7 + c.H * 5 + c.W * 3 + c.P);
-  Winograd3x3 k(g, capacity, tile);
-  REQUIRE(k.tile() == tile);
-  std::vector<float> y(d.y.size(), 7.f), dx(d.dx.size(), 7.f), dw(d.dw.size(), 0.f);
-  k.forward(d.x.data(), d.w.data(), y.data(), c.N);
-  k.backward_data(d.w.data(), d.dy.data(), dx.data(), c.N);
-  k.backward_filter(d.x.data(), d.dy.data(), dw.data(), c.N);
-  expect_matches(c, d, &y, &dx, &dw, tile);
+  // Both ways of sharing the work between threads.
+  for (Split split : {Split::images, Split::matrices}) {
+    CAPTURE(int(split));
+    Winograd3x3 k(g, capacity, tile, split);
+    REQUIRE(k.tile() == tile);
+    REQUIRE(k.split() == split);
+    std::vector<float> y(d.y.size(), 7.f), dx(d.dx.size(), 7.f), dw(d.dw.size(), 0.f);
+    k.forward(d.x.data(), d.w.data(), y.data(), c.N);
+    k.backward_data(d.w.data(), d.dy.data(), dx.data(), c.N);
+    k.backward_filter(d.x.data(), d.dy.data(), dw.data(), c.N);
+    expect_matches(c, d, &y, &dx, &dw, tile);
+  }
 }
 
 // Norm-wise relative error ||got - ref|| / ||ref|| and the worst element relative to rms(ref).
@@ -189,6 +195,20 @@ TEST_CASE("Winograd3x3 against the reference: awkward planes, paddings, batches 
     Winograd3x3 k({3, 61, 45, 4, 63, 47, 3, 1, 2}, 2, tile);
     CHECK(k.group() == 1);
     CHECK(k.block_rows() < 32);
+  }
+}
+
+TEST_CASE("Winograd3x3: the threads split the products for small planes with many channels") {
+  auto automatic = [](std::size_t c, std::size_t hw, std::size_t tile) {
+    return Winograd3x3({c, hw, hw, c, hw, hw, 3, 1, 1}, 64, tile).split();
+  };
+  for (std::size_t tile : {2, 4}) {
+    CAPTURE(tile);
+    CHECK(automatic(512, 4, tile) == Split::matrices);
+    CHECK(automatic(256, 8, tile) == Split::matrices);
+    CHECK(automatic(128, 16, tile) == Split::images);  // blocks of tile rows
+    CHECK(automatic(64, 32, tile) == Split::images);
+    CHECK(automatic(64, 7, tile) == Split::images);    // few channel pairs
   }
 }
 

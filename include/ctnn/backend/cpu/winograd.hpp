@@ -18,12 +18,20 @@
 // Layout: the images of a batch run in lane groups of up to `lanes` (16) images, and the
 // transforms compute on vectors with one lane per image, so every plane size, 4x4 included, fills
 // whole vectors. A GEMM column is one tile of one image: t = tile * L + lane, L the lanes per
-// group. Work runs in blocks of about block_columns(M) columns: a block is a few lane groups of
-// whole planes (small planes) or a few tile rows of one lane group (large planes), so that V and M
-// stay in cache. Blocks run on different threads, each with its own V, M and scratch (data one
-// core wrote is read by that core); the filter gradient goes to per-thread accumulators
-// [N^2][O][C] that are summed and transformed back at the end. Every buffer is allocated at
-// construction (for max_batch and num_threads()), nothing per call.
+// group. Two ways to share the work between threads (Split):
+//   - images: work runs in blocks of about block_columns(M) columns: a block is a few lane groups
+//     of whole planes (small planes) or a few tile rows of one lane group (large planes), so that
+//     V and M stay in cache. Blocks run on different threads, each with its own V, M and scratch
+//     (data one core wrote is read by that core); the filter gradient goes to per-thread
+//     accumulators [N^2][O][C] that are summed and transformed back at the end.
+//   - matrices, for small planes with many channels (ResNet's 8x8 and 4x4 layers), where a
+//     thread's share of the batch makes GEMMs only a few dozen columns wide and every thread
+//     would read all of U (36 MB at 512 x 512 channels): the whole batch is one block; the
+//     threads transform its planes together, then split the N^2 GEMMs between them (each reads
+//     only its own matrices of U), then transform back together; the filter gradient needs no
+//     per-thread accumulators. Each result is then one GEMM over the whole batch, whatever the
+//     number of threads.
+// Every buffer is allocated at construction (for max_batch and num_threads()), nothing per call.
 //
 // The transforms (winograd_transforms.inl) are compiled once per instruction set (isa.hpp) and
 // picked at construction; the N^2 matrices of V and M lie kstride() apart (not a power of two).
@@ -102,9 +110,15 @@ struct Pass {
   // The most GEMM columns of one block.
   std::size_t columns() const { return groups * rows * tw * lanes; }
   // Per-thread scratch of the transforms: the padded input rows of a block with the lanes
-  // innermost (more than the output and gradient rows need).
-  std::size_t scratch() const { return (M * rows + 2) * (M * tw + 2) * lanes; }
+  // innermost (more than the output and gradient rows need); `r` tile rows at once.
+  std::size_t scratch(std::size_t r) const { return (M * r + 2) * (M * tw + 2) * lanes; }
+  std::size_t scratch() const { return scratch(rows); }
+  // GEMM columns of a whole batch of n images (in lane groups of up to `lanes`).
+  std::size_t batch_columns(std::size_t n) const { return (n + lanes - 1) / lanes * lanes * th * tw; }
 };
+
+// How the threads share a Winograd convolution (see above).
+enum class Split { automatic, images, matrices };
 
 // The transforms below, one copy per instruction set (winograd_transforms.inl, for_each_isa.hpp).
 struct Transforms {
@@ -144,7 +158,8 @@ public:
   }
 
   // Tiles of `tile` x `tile` outputs: 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)).
-  Winograd3x3(const Geometry2d& g, std::size_t max_batch, std::size_t tile = 2)
+  Winograd3x3(const Geometry2d& g, std::size_t max_batch, std::size_t tile = 2,
+              winograd::Split split = winograd::Split::automatic)
       : g_(g),
         M_(check_tile(tile)),
         K_((tile + 2) * (tile + 2)),
@@ -155,26 +170,46 @@ public:
         isa_(active_isa()),
         k_(&winograd::transforms(isa_, tile)) {
     using winograd::kstride;
-    vsize_ = K_ * std::max(kstride(fwd_.C * fwd_.columns()), kstride(bwd_.C * bwd_.columns()));
-    msize_ = K_ * std::max(kstride(fwd_.O * fwd_.columns()), kstride(bwd_.O * bwd_.columns()));
-    ssize_ = (std::max({fwd_.scratch(), bwd_.scratch(), 9 * winograd::filter_block}) + 15) / 16 * 16;  // whole cache lines
+    by_matrices_ = split == winograd::Split::matrices || (split == winograd::Split::automatic && split_matrices(g, tile, max_batch));
     const auto w = static_cast<std::size_t>(workers_);
+    // One block (the whole batch) and one accumulator when the threads split the matrices; a block
+    // and an accumulator per thread otherwise.
+    const std::size_t copies = by_matrices_ ? 1 : w;
+    auto columns = [&](const winograd::Pass& ps) { return by_matrices_ ? ps.batch_columns(max_batch) : ps.columns(); };
+    vsize_ = K_ * std::max(kstride(fwd_.C * columns(fwd_)), kstride(bwd_.C * columns(bwd_)));
+    msize_ = K_ * std::max(kstride(fwd_.O * columns(fwd_)), kstride(bwd_.O * columns(bwd_)));
+    const std::size_t scratch = by_matrices_ ? std::max(fwd_.scratch(fwd_.th), bwd_.scratch(bwd_.th))
+                                             : std::max(fwd_.scratch(), bwd_.scratch());
+    ssize_ = (std::max(scratch, 9 * winograd::filter_block) + 15) / 16 * 16;  // whole cache lines
     u_ = ws_.add<float>(K_ * kstride(g.in_c * g.out_c));
-    v_ = ws_.add<float>(vsize_ * w);
-    m_ = ws_.add<float>(msize_ * w);
+    v_ = ws_.add<float>(vsize_ * copies);
+    m_ = ws_.add<float>(msize_ * copies);
     s_ = ws_.add<float>(ssize_ * w);
-    acc_ = ws_.add<float>(K_ * kstride(g.in_c * g.out_c) * (w - 1));
+    acc_ = ws_.add<float>(K_ * kstride(g.in_c * g.out_c) * (copies - 1));
     // The products of both passes and of the filter gradient, for every block a batch can give.
     GemmNeeds needs;
-    for (const winograd::Pass* ps : {&fwd_, &bwd_})
+    for (const winograd::Pass* ps : {&fwd_, &bwd_}) {
+      auto add = [&](std::size_t T) {
+        needs.add(ps->O, T, ps->C);
+        if (ps == &fwd_) needs.add(ps->O, ps->C, T);
+      };
+      if (by_matrices_) {
+        for (std::size_t n = 1; n <= std::max<std::size_t>(max_batch, 1); ++n) add(Cut(*ps, n, workers_).batch_columns());
+        continue;
+      }
       for (std::size_t L = 1; L <= winograd::lanes; ++L)
         for (std::size_t groups = 1; groups <= ps->groups; ++groups)
-          for (const std::size_t rows : {ps->rows, ps->th % ps->rows}) {
-            const std::size_t T = groups * rows * ps->tw * L;
-            needs.add(ps->O, T, ps->C);
-            if (ps == &fwd_) needs.add(ps->O, ps->C, T);
-          }
+          for (const std::size_t rows : {ps->rows, ps->th % ps->rows}) add(groups * rows * ps->tw * L);
+    }
     reserve_gemm(needs, workers_);
+  }
+
+  // Whether Split::automatic splits the matrices: for planes small enough that a block holds whole
+  // planes, and more than 128 x 128 channel pairs (ResNet-18's 256-channel layers at 8x8 and
+  // 512-channel layers at 4x4; measured with bench_conv's BM_winograd_split, bench/RESULTS.md).
+  static bool split_matrices(const Geometry2d& g, std::size_t tile, std::size_t max_batch) {
+    const winograd::Pass p(g.in_c, g.in_h, g.in_w, g.out_c, g.pad, tile, max_batch, 2);
+    return p.rows == p.th && g.in_c * g.out_c > 128 * 128;
   }
 
   // Every buffer (the filter transform included, recomputed by each call) is scratch for one call.
@@ -207,8 +242,26 @@ public:
     const winograd::Pass& ps = fwd_;
     const Cut cut(ps, batch, workers_);
     const std::size_t pairs = ps.O * ps.C, ka = winograd::kstride(pairs), asize = K_ * ka;
-    const int used = ctnn::detail::team_size(cut.blocks(), workers_);
+    const int used = by_matrices_ ? 1 : ctnn::detail::team_size(cut.blocks(), workers_);
     auto accumulator = [&](int t) { return t == 0 ? ws_[u_] : ws_[acc_] + static_cast<std::size_t>(t - 1) * asize; };
+    if (by_matrices_) {
+      // Z and V of the whole batch, then each thread its share of the N^2 products.
+      const std::size_t T = cut.batch_columns(), kv = winograd::kstride(ps.C * T), kz = winograd::kstride(ps.O * T);
+      float *v = ws_[v_], *z = ws_[m_];
+      for_each_plane(cut, ps.C + ps.O, [&](std::size_t g, std::size_t j, std::size_t count, int t) {
+        const std::size_t n0 = g * cut.L, column = g * cut.segment();
+        if (j < ps.C)
+          k_->input(ps, x + (n0 * ps.C + j) * ps.H * ps.W, ps.C * ps.H * ps.W, count, 0, ps.th, v + j * T + column, kv, cut.L,
+                    scratch(t));
+        else
+          k_->gradient(ps, dy + (n0 * ps.O + j - ps.C) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, count, 0, ps.th,
+                       z + (j - ps.C) * T + column, kz, cut.L, scratch(t));
+      });
+      float* acc = accumulator(0);
+      ctnn::detail::parallel_for(K_, workers_, [&](std::size_t k, int) {
+        gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 0.f, acc + k * ka, ps.C);
+      });
+    } else {
     for (int t = 0; t < used; ++t) std::memset(accumulator(t), 0, asize * sizeof(float));
     ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
       const Block blk = cut[b];
@@ -229,6 +282,7 @@ public:
       for (std::size_t k = 0; k < K_; ++k)
         gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 1.f, acc + k * ka, ps.C);
     });
+    }
     // Sum the per-thread accumulators (into the first) and transform back, split over (o, c) pairs.
     ctnn::detail::parallel_chunks(pairs, workers_, [&](int t, std::size_t begin, std::size_t end) {
       float* acc = accumulator(0);
@@ -250,6 +304,8 @@ public:
   std::size_t block_rows() const { return fwd_.rows; }
   // The instruction set the transforms run with (active_isa() at construction).
   Isa isa() const { return isa_; }
+  // How the threads share the work: Split::images or Split::matrices.
+  winograd::Split split() const { return by_matrices_ ? winograd::Split::matrices : winograd::Split::images; }
 
 private:
   // One block: lane groups g0 .. g0 + groups - 1, tile rows [r0, r1); `segment` GEMM columns per
@@ -275,6 +331,11 @@ private:
       return (n + groups - 1) / groups;
     }
     std::size_t blocks() const { return ps.rows < ps.th ? G * row_blocks : (G + per_block - 1) / per_block; }
+    // GEMM columns of one lane group's whole planes, and of the whole batch.
+    std::size_t segment() const { return ps.th * ps.tw * L; }
+    std::size_t batch_columns() const { return G * segment(); }
+    // Images in lane group g.
+    std::size_t count(std::size_t g) const { return std::min(L, batch - g * L); }
     Block operator[](std::size_t i) const {
       if (ps.rows < ps.th) {
         const std::size_t r0 = (i % row_blocks) * ps.rows, r1 = std::min(ps.th, r0 + ps.rows);
@@ -301,12 +362,49 @@ private:
     });
   }
 
+  // f(g, j, images in g, thread) for every lane group g of the batch and j < channels, spread
+  // over the threads (Split::matrices).
+  template <class F>
+  void for_each_plane(const Cut& cut, std::size_t channels, F&& f) {
+    ctnn::detail::parallel_for(cut.G * channels, workers_, [&](std::size_t i, int t) {
+      const std::size_t g = i / channels;
+      f(g, i % channels, cut.count(g), t);
+    });
+  }
+
+  // The N^2 products M[k] = U[k] V[k] (U read transposed by the backward pass), k in [k0, k1).
+  void products(const winograd::Pass& ps, bool backward, std::size_t T, const float* v, float* m, std::size_t k0,
+                std::size_t k1) {
+    const std::size_t ku = winograd::kstride(ps.O * ps.C), kv = winograd::kstride(ps.C * T), km = winograd::kstride(ps.O * T);
+    const float* u = ws_[u_];
+    for (std::size_t k = k0; k < k1; ++k) {
+      if (backward)  // U of the forward pass is [C][O] here
+        gemm(Trans::yes, Trans::no, ps.O, T, ps.C, 1.f, u + k * ku, ps.O, v + k * kv, T, 0.f, m + k * km, T);
+      else
+        gemm(Trans::no, Trans::no, ps.O, T, ps.C, 1.f, u + k * ku, ps.C, v + k * kv, T, 0.f, m + k * km, T);
+    }
+  }
+
   // out = conv(in, U) for one pass, with the filters transformed into u_ ([O][C] of the forward
   // pass; the backward pass reads the turned filters' U transposed).
   void run(const winograd::Pass& ps, const float* in, float* out, std::size_t batch, bool backward) {
     const Cut cut(ps, batch, workers_);
-    const std::size_t ku = winograd::kstride(ps.O * ps.C);
-    const float* u = ws_[u_];
+    if (by_matrices_) {
+      // The whole batch's planes transformed by all threads, the products split between them, the
+      // results transformed back by all.
+      const std::size_t T = cut.batch_columns(), kv = winograd::kstride(ps.C * T), km = winograd::kstride(ps.O * T);
+      float *v = ws_[v_], *m = ws_[m_];
+      for_each_plane(cut, ps.C, [&](std::size_t g, std::size_t c, std::size_t count, int t) {
+        k_->input(ps, in + (g * cut.L * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, count, 0, ps.th,
+                  v + c * T + g * cut.segment(), kv, cut.L, scratch(t));
+      });
+      ctnn::detail::parallel_for(K_, workers_, [&](std::size_t k, int) { products(ps, backward, T, v, m, k, k + 1); });
+      for_each_plane(cut, ps.O, [&](std::size_t g, std::size_t o, std::size_t count, int t) {
+        k_->output(ps, m + o * T + g * cut.segment(), km, cut.L, count, 0, ps.th,
+                   out + (g * cut.L * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, scratch(t));
+      });
+      return;
+    }
     ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
       const Block blk = cut[b];
       const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T), km = winograd::kstride(ps.O * T);
@@ -317,12 +415,7 @@ private:
         for (std::size_t c = 0; c < ps.C; ++c)
           k_->input(ps, in + (blk.image(g, cut.L) * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, blk.count(g, cut), blk.r0,
                     blk.r1, v + c * T + g * blk.segment, kv, cut.L, s);
-      for (std::size_t k = 0; k < K_; ++k) {
-        if (backward)  // U of the forward pass is [C][O] here
-          gemm(Trans::yes, Trans::no, ps.O, T, ps.C, 1.f, u + k * ku, ps.O, v + k * kv, T, 0.f, m + k * km, T);
-        else
-          gemm(Trans::no, Trans::no, ps.O, T, ps.C, 1.f, u + k * ku, ps.C, v + k * kv, T, 0.f, m + k * km, T);
-      }
+      products(ps, backward, T, v, m, 0, K_);
       for (std::size_t g = 0; g < blk.groups; ++g)
         for (std::size_t o = 0; o < ps.O; ++o)
           k_->output(ps, m + o * T + g * blk.segment, km, cut.L, blk.count(g, cut), blk.r0, blk.r1,
@@ -336,6 +429,7 @@ private:
   winograd::Pass fwd_, bwd_;
   Isa isa_;                         // the instruction set active at construction ...
   const winograd::Transforms* k_;   // ... and its transforms
+  bool by_matrices_ = false;  // Split::matrices
   std::size_t vsize_ = 0, msize_ = 0, ssize_ = 0;
   ctnn::detail::Workspace ws_;
   ctnn::detail::Workspace::Part<float> u_, v_, m_, s_, acc_;
