@@ -18,6 +18,9 @@
 // run with all four, so one run compares them (the label names what ran). GFLOP/s always counts the direct
 // convolution's 2 * MACs, so Winograd's figure (and its of_gemm, which can exceed 1) is an
 // effective rate.
+//
+// BM_winograd_split runs ResNet-18's 8x8 and 4x4 Winograd layers (forward, backward data and
+// backward filter in one iteration) with each way the threads can share them (winograd::Split).
 #include <benchmark/benchmark.h>
 
 #include <ctnn/backend/cpu.hpp>

@@ -132,6 +132,13 @@ struct Transforms {
   void (*filter_gradient)(const float* m, std::size_t ks, std::size_t count, float* dw, float* tmp);
 };
 
+// Shuffles of vectors (winograd_transforms.inl) where the compiler has them: nvcc's front end,
+// which also compiles the host code of .cu files, lacks __builtin_shufflevector.
+#if defined(__CUDACC__)
+#define CTNN_WINOGRAD_SHUFFLES 0
+#else
+#define CTNN_WINOGRAD_SHUFFLES 1
+#endif
 #define CTNN_ISA_KERNELS "winograd_transforms.inl"
 #include "for_each_isa.hpp"
 

@@ -26,18 +26,11 @@ typedef float native __attribute__((vector_size(CTNN_ISA_FLOATS * sizeof(float))
 // (Vectors pass by reference: GCC warns that passing them by value has an ABI that depends on the
 // instruction set.)
 inline const vec& load(const float* p) { return *reinterpret_cast<const vec*>(p); }
-// Register P of v.
-template <std::size_t P, std::size_t... J>
-inline native piece(const vreg& v, std::index_sequence<J...>) {
-  return __builtin_shufflevector(v, v, (P * CTNN_ISA_FLOATS + J)...);
-}
-// Stores the first n lanes (all of them when n == lanes). A whole vector goes out register by
-// register: GCC moves a vector wider than the registers through the stack when it stores it in one.
+// Stores the first n lanes (all of them when n == lanes).
+inline void store_whole(float* p, const vreg& v);
 inline void store(float* p, const vreg& v, std::size_t n) {
   if (n == lanes)
-    [&]<std::size_t... P>(std::index_sequence<P...>) {
-      ((*reinterpret_cast<native*>(p + P * CTNN_ISA_FLOATS) = piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{})), ...);
-    }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
+    store_whole(p, v);
   else
     for (std::size_t l = 0; l < n; ++l) p[l] = v[l];
 }
@@ -62,11 +55,13 @@ private:
 
 // 8 images by 8 consecutive elements transpose in registers: three stages of shuffles of two
 // 8-float vectors, each a single instruction with AVX2 or AVX-512. (The baseline's 4-float
-// registers would take them apart element by element: it copies element by element instead.)
-inline constexpr bool register_transpose = CTNN_ISA_FLOATS >= 8;
+// registers would take them apart element by element: it copies element by element instead, as
+// does host code that nvcc compiles: its front end lacks __builtin_shufflevector.)
 typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
 typedef float v8u __attribute__((vector_size(8 * sizeof(float)), aligned(4)));
+inline constexpr bool register_transpose = CTNN_WINOGRAD_SHUFFLES && CTNN_ISA_FLOATS >= 8;
 
+#if CTNN_WINOGRAD_SHUFFLES
 // Exchanges bit d of the row index (a: clear, b: set) with bit d of the element index.
 template <std::size_t d, std::size_t... J>
 inline void exchange(v8& a, v8& b, std::index_sequence<J...>) {
@@ -85,6 +80,30 @@ inline void transpose8(v8* r) {
   exchange_all<2>(r, std::make_index_sequence<4>{});
   exchange_all<1>(r, std::make_index_sequence<4>{});
 }
+
+// Register P of v.
+template <std::size_t P, std::size_t... J>
+inline native piece(const vreg& v, std::index_sequence<J...>) {
+  return __builtin_shufflevector(v, v, (P * CTNN_ISA_FLOATS + J)...);
+}
+// A whole vector goes out register by register: GCC moves a vector wider than the registers
+// through the stack when it stores it in one piece.
+inline void store_whole(float* p, const vreg& v) {
+  [&]<std::size_t... P>(std::index_sequence<P...>) {
+    ((*reinterpret_cast<native*>(p + P * CTNN_ISA_FLOATS) = piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{})), ...);
+  }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
+}
+#else
+inline void transpose8(v8* r) {  // (not called: register_transpose is false)
+  for (std::size_t i = 0; i < 8; ++i)
+    for (std::size_t j = i + 1; j < 8; ++j) {
+      const float t = r[i][j];
+      r[i][j] = r[j][i];
+      r[j][i] = t;
+    }
+}
+inline void store_whole(float* p, const vreg& v) { *reinterpret_cast<vec*>(p) = v; }
+#endif
 
 // buf[vector(e) * lanes + l] = src[l * stride + e] for elements e < n of `count` images' planes.
 // Lanes from count up to the next multiple of 8 may be written with zeros.
