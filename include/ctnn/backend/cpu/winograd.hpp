@@ -177,7 +177,11 @@ public:
         isa_(active_isa()),
         k_(&winograd::transforms(isa_, tile)) {
     using winograd::kstride;
-    by_matrices_ = split == winograd::Split::matrices || (split == winograd::Split::automatic && split_matrices(g, tile, max_batch));
+    // Split::automatic splits the matrices for blocks of whole planes and more than 128 x 128
+    // channel pairs (ResNet-18's 256-channel layers at 8x8 and 512-channel layers at 4x4; measured
+    // with bench_conv's BM_winograd_split, bench/RESULTS.md).
+    by_matrices_ = split == winograd::Split::matrices ||
+                   (split == winograd::Split::automatic && fwd_.rows == fwd_.th && g.in_c * g.out_c > 128 * 128);
     const auto w = static_cast<std::size_t>(workers_);
     // One block (the whole batch) and one accumulator when the threads split the matrices; a block
     // and an accumulator per thread otherwise.
@@ -209,14 +213,6 @@ public:
           for (const std::size_t rows : {ps->rows, ps->th % ps->rows}) add(groups * rows * ps->tw * L);
     }
     reserve_gemm(needs, workers_);
-  }
-
-  // Whether Split::automatic splits the matrices: for planes small enough that a block holds whole
-  // planes, and more than 128 x 128 channel pairs (ResNet-18's 256-channel layers at 8x8 and
-  // 512-channel layers at 4x4; measured with bench_conv's BM_winograd_split, bench/RESULTS.md).
-  static bool split_matrices(const Geometry2d& g, std::size_t tile, std::size_t max_batch) {
-    const winograd::Pass p(g.in_c, g.in_h, g.in_w, g.out_c, g.pad, tile, max_batch, 2);
-    return p.rows == p.th && g.in_c * g.out_c > 128 * 128;
   }
 
   // Every buffer (the filter transform included, recomputed by each call) is scratch for one call.
@@ -269,26 +265,26 @@ public:
         gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 0.f, acc + k * ka, ps.C);
       });
     } else {
-    for (int t = 0; t < used; ++t) std::memset(accumulator(t), 0, asize * sizeof(float));
-    ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
-      const Block blk = cut[b];
-      const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T), kz = winograd::kstride(ps.O * T);
-      float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
-      float* z = ws_[m_] + static_cast<std::size_t>(t) * msize_;
-      float* s = scratch(t);
-      for (std::size_t g = 0; g < blk.groups; ++g) {
-        const std::size_t n0 = blk.image(g, cut.L), count = blk.count(g, cut);
-        for (std::size_t c = 0; c < ps.C; ++c)
-          k_->input(ps, x + (n0 * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, count, blk.r0, blk.r1,
-                    v + c * T + g * blk.segment, kv, cut.L, s);
-        for (std::size_t o = 0; o < ps.O; ++o)
-          k_->gradient(ps, dy + (n0 * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, count, blk.r0, blk.r1,
-                       z + o * T + g * blk.segment, kz, cut.L, s);
-      }
-      float* acc = accumulator(t);
-      for (std::size_t k = 0; k < K_; ++k)
-        gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 1.f, acc + k * ka, ps.C);
-    });
+      for (int t = 0; t < used; ++t) std::memset(accumulator(t), 0, asize * sizeof(float));
+      ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
+        const Block blk = cut[b];
+        const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T), kz = winograd::kstride(ps.O * T);
+        float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
+        float* z = ws_[m_] + static_cast<std::size_t>(t) * msize_;
+        float* s = scratch(t);
+        for (std::size_t g = 0; g < blk.groups; ++g) {
+          const std::size_t n0 = blk.image(g, cut.L), count = blk.count(g, cut);
+          for (std::size_t c = 0; c < ps.C; ++c)
+            k_->input(ps, x + (n0 * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, count, blk.r0, blk.r1,
+                      v + c * T + g * blk.segment, kv, cut.L, s);
+          for (std::size_t o = 0; o < ps.O; ++o)
+            k_->gradient(ps, dy + (n0 * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, count, blk.r0, blk.r1,
+                         z + o * T + g * blk.segment, kz, cut.L, s);
+        }
+        float* acc = accumulator(t);
+        for (std::size_t k = 0; k < K_; ++k)
+          gemm(Trans::no, Trans::yes, ps.O, ps.C, T, 1.f, z + k * kz, T, v + k * kv, T, 1.f, acc + k * ka, ps.C);
+      });
     }
     // Sum the per-thread accumulators (into the first) and transform back, split over (o, c) pairs.
     ctnn::detail::parallel_chunks(pairs, workers_, [&](int t, std::size_t begin, std::size_t end) {
