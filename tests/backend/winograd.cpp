@@ -198,6 +198,28 @@ TEST_CASE("Winograd3x3 against the reference: awkward planes, paddings, batches 
   }
 }
 
+TEST_CASE("Winograd3x3 split by matrices: the same bits on 1 and 2 threads") {
+  // Every product runs over the whole batch and every transform per plane, so the thread count
+  // cannot change a sum's order.
+  const Case c{21, 6, 5, 4, 7, 1};
+  const Data d(c, 17);
+  const int saved = ctnn::num_threads();
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2}) {
+    ctnn::set_num_threads(threads);
+    Winograd3x3 k(c.geometry(), c.N, 4, Split::matrices);
+    std::vector<float> y(d.y.size()), dx(d.dx.size()), dw(d.dw.size(), 0.f);
+    k.forward(d.x.data(), d.w.data(), y.data(), c.N);
+    k.backward_data(d.w.data(), d.dy.data(), dx.data(), c.N);
+    k.backward_filter(d.x.data(), d.dy.data(), dw.data(), c.N);
+    y.insert(y.end(), dx.begin(), dx.end());
+    y.insert(y.end(), dw.begin(), dw.end());
+    results.push_back(y);
+  }
+  ctnn::set_num_threads(saved);
+  CHECK(results[0] == results[1]);
+}
+
 TEST_CASE("Winograd3x3: the threads split the products for small planes with many channels") {
   auto automatic = [](std::size_t c, std::size_t hw, std::size_t tile) {
     return Winograd3x3({c, hw, hw, c, hw, hw, 3, 1, 1}, 64, tile).split();
