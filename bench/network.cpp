@@ -38,8 +38,8 @@ void BM_resnet18_train_step(benchmark::State& state) {
 void BM_resnet18_inference(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
   Fixture f(batch);
-  f.net.forward(f.x, ctnn::Mode::eval);  // first touch, outside the timing
-  for (auto _ : state) benchmark::DoNotOptimize(f.net.forward(f.x, ctnn::Mode::eval).data());
+  f.net.forward(f.x, ctnn::Mode::inference);  // first touch, outside the timing
+  for (auto _ : state) benchmark::DoNotOptimize(f.net.forward(f.x, ctnn::Mode::inference).data());
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
@@ -68,8 +68,8 @@ void BM_small_train_step(benchmark::State& state) {
 void BM_small_inference(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(0));
   SmallFixture f(batch);
-  f.net.forward(f.x, ctnn::Mode::eval);
-  for (auto _ : state) benchmark::DoNotOptimize(f.net.forward(f.x, ctnn::Mode::eval).data());
+  f.net.forward(f.x, ctnn::Mode::inference);
+  for (auto _ : state) benchmark::DoNotOptimize(f.net.forward(f.x, ctnn::Mode::inference).data());
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 

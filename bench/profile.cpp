@@ -3,7 +3,10 @@
 // part of the step outside the layers (loss, optimizer, zero_grad).
 //
 //   OMP_NUM_THREADS=2 build/release/bench/bench_profile [--net resnet18|small] [--batch 64] [--steps 5]
-//                                                       [--eval]
+//                                                       [--eval | --inference]
+// --eval and --inference time forward passes only, in Mode::eval (every layer on its own) or
+// Mode::inference (a batch norm and a ReLU after a convolution run inside its pass, and count as
+// the convolution's).
 #include <ctnn/ctnn.hpp>
 #include <ctnn/profile.hpp>
 
@@ -22,7 +25,7 @@ namespace {
 struct Args {
   std::string net = "resnet18";
   std::size_t batch = 64, steps = 5;
-  bool eval = false;
+  ctnn::Mode mode = ctnn::Mode::train;
 };
 
 template <class Spec, class In>
@@ -37,8 +40,8 @@ int run(const Args& a) {
   for (auto& l : labels) l = static_cast<std::int32_t>(rng.below(10));
   ctnn::SGD opt{0.01f, 0.9f, 5e-4f};
   auto step = [&] {
-    if (a.eval)
-      net.forward(x, ctnn::Mode::eval);
+    if (a.mode != ctnn::Mode::train)
+      net.forward(x, a.mode);
     else
       ctnn::train::step(net, opt, x, labels, grad);
   };
@@ -50,7 +53,7 @@ int run(const Args& a) {
   const double per_step = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(a.steps);
   std::cout << profiler.table() << '\n' << profiler.by_kind() << '\n';
   std::printf("%s %s, batch %zu, %d threads, %zu steps: %.1f ms per step (%.1f img/s), layers %.1f ms, outside the layers %.1f ms\n",
-              a.net.c_str(), a.eval ? "inference" : "training", a.batch, ctnn::num_threads(), a.steps, per_step * 1e3,
+              a.net.c_str(), a.mode == ctnn::Mode::train ? "training" : a.mode == ctnn::Mode::eval ? "eval" : "inference", a.batch, ctnn::num_threads(), a.steps, per_step * 1e3,
               double(a.batch) / per_step, profiler.per_call() * 1e3, (per_step - profiler.per_call()) * 1e3);
   return 0;
 }
@@ -71,9 +74,10 @@ int main(int argc, char** argv) {
     if (s == "--net") a.net = value();
     else if (s == "--batch") a.batch = std::stoul(value());
     else if (s == "--steps") a.steps = std::stoul(value());
-    else if (s == "--eval") a.eval = true;
+    else if (s == "--eval") a.mode = ctnn::Mode::eval;
+    else if (s == "--inference") a.mode = ctnn::Mode::inference;
     else {
-      std::fprintf(stderr, "usage: bench_profile [--net resnet18|small] [--batch N] [--steps N] [--eval]\n");
+      std::fprintf(stderr, "usage: bench_profile [--net resnet18|small] [--batch N] [--steps N] [--eval | --inference]\n");
       return 2;
     }
   }

@@ -5,10 +5,14 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <new>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "support/reference.hpp"
 
@@ -328,6 +332,9 @@ TEST_CASE("A ResNet-18 training step allocates nothing after two warm-up steps")
   net.forward(x, Mode::eval);
   const auto [eval_news, eval_cs] = allocations_during([&] { net.forward(x, Mode::eval); });
   CHECK(eval_news + eval_cs == 0);
+  net.forward(x, Mode::inference);
+  const auto [inference_news, inference_cs] = allocations_during([&] { net.forward(x, Mode::inference); });
+  CHECK(inference_news + inference_cs == 0);
   x.set_batch(2);
   dy.set_batch(2);
   const auto [small_news, small_cs] = allocations_during(step);
@@ -362,4 +369,26 @@ TEST_CASE("Network: every gradient in one buffer, the last parameter first, zero
   }
   net.zero_grad();
   for (float v : all) REQUIRE(v == 0.f);
+}
+
+TEST_CASE("ResNet-18: Mode::inference (batch norms and ReLUs folded into the convolutions) gives eval's logits") {
+  using Net = Network<ResNet18<10>, Shape<3, 32, 32>>;
+  Net net(3, 2);
+  Rng rng(8);  // batch-norm statistics and affine parameters far from their initial identity
+  for (const Parameter& p : net.parameters())
+    if (p.kind == ParamKind::norm_weight || p.kind == ParamKind::norm_bias)
+      for (std::size_t i = 0; i < p.size; ++i) p.value[i] += rng.uniform(-0.3f, 0.3f);
+  for (const Buffer& b : net.buffers()) {
+    const bool var = b.name.find("running_var") != std::string::npos;
+    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.5f, 2.f) : rng.uniform(-0.2f, 0.2f);
+  }
+  Tensor<Shape<3, 32, 32>> x(3);
+  fill_uniform(x, 5);
+  const auto& eval_out = net.forward(x, Mode::eval);
+  const std::vector<float> eval(eval_out.span().begin(), eval_out.span().end());
+  const auto& out = net.forward(x, Mode::inference);
+  double scale = 0;
+  for (float v : eval) scale = std::max(scale, double(std::fabs(v)));
+  REQUIRE(scale > 0.01);
+  ref::expect_close(out.span(), ref::to_double(eval), 1e-4, 1e-5 * scale, "ResNet-18 logits, inference against eval");
 }

@@ -87,6 +87,7 @@ public:
       const output_type& y = root_.forward(x, mode);
       timing.stop();
       forward_batch_ = x.batch();
+      forward_mode_ = mode;
       return y;
     } else {
       std::abort();  // unreachable: the spec's error has already failed the compilation
@@ -97,6 +98,9 @@ public:
   // need_input_grad is true; otherwise the first layer skips that work.
   const input_type& backward(const output_type& grad_out, bool need_input_grad = false) {
     if (forward_batch_ == 0) detail::fail("ctnn::Network::backward called before forward");
+    if (forward_mode_ == Mode::inference)
+      detail::fail("ctnn::Network::backward: the last forward ran in Mode::inference, which keeps nothing for "
+                   "backward; use Mode::eval for gradients in evaluation mode");
     if (grad_out.batch() != forward_batch_)
       detail::fail("ctnn::Network::backward: gradient batch ", grad_out.batch(), " differs from the forward batch ",
                    forward_batch_);
@@ -227,6 +231,7 @@ private:
   bool root_timed_ = false;  // a network of one leaf layer: the network times it
   std::size_t parameter_count_ = 0;
   std::size_t forward_batch_ = 0;  // batch of the last successful forward(), 0 before the first
+  Mode forward_mode_ = Mode::train;  // mode of the last successful forward()
 };
 
 // net.memory() with the optimizer's state (which the optimizer allocates now if it has not yet).

@@ -35,11 +35,11 @@ inline void softmax_rows(float* logits, std::size_t n, std::size_t classes) {
   }
 }
 
-// The class probabilities of every sample of x (evaluation mode), on the host.
+// The class probabilities of every sample of x (evaluation mode: Mode::inference), on the host.
 template <class Net>
 std::vector<float> predict(Net& net, const typename Net::input_type& x) {
   constexpr std::size_t C = Net::output_shape::size;
-  std::vector<float> p = to_host(net.forward(x, Mode::eval));
+  std::vector<float> p = to_host(net.forward(x, Mode::inference));
   softmax_rows(p.data(), p.size() / C, C);
   return p;
 }

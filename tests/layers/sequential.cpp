@@ -2,7 +2,13 @@
 // backward pass the reversed chain rule; children are named by position; parameters are drawn in
 // order.
 #include <ctnn/layers.hpp>
+#include <ctnn/network.hpp>
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
 
 #include "support/harness.hpp"
 
@@ -116,4 +122,80 @@ TEST_CASE("Seq: backward before forward throws ctnn::Error") {
   Tensor<Shape<4, 4, 3>> dy(1);
   dy.fill(1.f);
   CHECK_THROWS_WITH_AS(seq.backward(dy), doctest::Contains("backward called before forward"), Error);
+}
+
+namespace {
+
+// Convolutions each followed by a batch norm (and a ReLU, but the last): Winograd F(4x4) at 12x12,
+// im2col at stride 2, a direct 1x1 and a convolution with a bias (not folded).
+using Folding = Seq<Conv<16, 24, 3, 1, 1>, BatchNorm<24>, ReLU, Conv<24, 24, 3, 2, 1>, BatchNorm<24>, ReLU,
+                    Conv<24, 16, 1, 1, 0>, BatchNorm<16>, ReLU, Conv<16, 16, 3, 1, 1, with_bias>, BatchNorm<16>, ReLU,
+                    Conv<16, 16, 3, 1, 1>, BatchNorm<16>>;
+using FoldingIn = Shape<16, 12, 12>;
+
+// Batch-norm statistics and affine parameters far from the identity, so that folding them wrong shows.
+template <class Net>
+void perturb_batch_norms(Net& net) {
+  Rng rng(5);
+  for (const Parameter& p : net.parameters())
+    for (std::size_t i = 0; i < p.size; ++i) p.value[i] = p.value[i] * rng.uniform(0.5f, 1.5f) + rng.uniform(-0.3f, 0.3f);
+  for (const Buffer& b : net.buffers()) {
+    const bool var = b.name.find("running_var") != std::string::npos;
+    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.2f, 3.f) : rng.uniform(-1.f, 1.f);
+  }
+}
+
+template <class T>
+std::vector<float> copy_of(const T& t) {
+  return {t.span().begin(), t.span().end()};
+}
+
+}  // namespace
+
+TEST_CASE("Seq: Mode::inference folds batch norms and ReLUs into the convolutions, with eval's results") {
+  Network<Folding, FoldingIn> net(5, 3);
+  perturb_batch_norms(net);
+  Tensor<FoldingIn> x(5);
+  Rng rng(11);
+  for (auto& v : x.span()) v = rng.uniform(-1, 1);
+  const std::vector<float> eval = copy_of(net.forward(x, Mode::eval));
+  const std::vector<float> inference = copy_of(net.forward(x, Mode::inference));
+  double scale = 0;
+  for (float v : eval) scale = std::max(scale, double(std::fabs(v)));
+  REQUIRE(scale > 0.1);
+  ref::expect_close(inference, ref::to_double(eval), 1e-5, 1e-5 * scale, "inference against eval");
+
+  // Nothing is kept for backward...
+  Tensor<typename decltype(net)::output_shape> dy(5);
+  dy.fill(0.5f);
+  CHECK_THROWS_WITH_AS(net.backward(dy), doctest::Contains("Mode::inference"), Error);
+  // ... and an eval forward afterwards has everything again: the same gradients as before.
+  auto gradients = [&] {
+    net.zero_grad();
+    net.forward(x, Mode::eval);
+    std::vector<float> g = copy_of(net.backward(dy, true));
+    for (const Parameter& p : net.parameters()) g.insert(g.end(), p.grad, p.grad + p.size);
+    return g;
+  };
+  const std::vector<float> before = gradients();
+  net.forward(x, Mode::inference);
+  CHECK(gradients() == before);
+}
+
+TEST_CASE("Seq: after a Mode::inference forward the folded layers refuse backward") {
+  Rng rng(1);
+  layer_t<Folding, FoldingIn> seq(2, rng);
+  Tensor<FoldingIn> x(2);
+  x.fill(0.25f);
+  seq.forward(x, Mode::eval);
+  seq.forward(x, Mode::inference);
+  Tensor<Shape<24, 12, 12>> d24(2);
+  d24.fill(1.f);
+  CHECK_THROWS_WITH_AS(seq.get<0>().backward(d24), doctest::Contains("Conv::backward called before forward"), Error);
+  CHECK_THROWS_WITH_AS(seq.get<1>().backward(d24), doctest::Contains("BatchNorm::backward called before forward"), Error);
+  CHECK_THROWS_WITH_AS(seq.get<2>().backward(d24), doctest::Contains("ReLU::backward called before forward"), Error);
+  // The convolution with a bias ran on its own (eval's forward kept its input).
+  Tensor<Shape<16, 6, 6>> d16(2);
+  d16.fill(1.f);
+  CHECK_NOTHROW(seq.get<10>().backward(d16));
 }

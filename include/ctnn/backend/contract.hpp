@@ -51,6 +51,16 @@ struct Geometry2d {
   constexpr std::size_t weight_size() const { return out_c * patch(); }
 };
 
+// What a convolution may apply to its outputs as it writes them (Mode::inference folds the batch
+// norm and the ReLU after a convolution into it): y = y * scale[c] + shift[c] per output channel
+// c, then max(y, 0) when `relu`. A kernel that can offers forward(x, w, y, batch, const
+// ChannelAffine&); the layers ask for it with `requires`, so a backend without it runs unfused.
+struct ChannelAffine {
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  bool relu = false;
+};
+
 enum class PoolKind { max, average };
 
 template <class D>

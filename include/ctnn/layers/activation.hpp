@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "../core/number.hpp"
 #include "../expr/evaluator.hpp"
@@ -28,6 +29,8 @@ inline std::string format_number(double v) {
   std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
+
+struct relu_fn;
 
 template <class F>
 struct Pointwise {
@@ -79,6 +82,14 @@ struct Pointwise {
     {
       detail::check_backward(F::name, x_, y_);
       expr::assign(y_, F::forward(*x_));
+    }
+    // Mode::inference: a ReLU after a batch norm after a convolution, whose max(y, 0) the
+    // convolution applied as it wrote (Seq): nothing is left to do, and backward refuses to run
+    // until the next forward.
+    void fold()
+      requires std::is_same_v<F, relu_fn>
+    {
+      x_ = nullptr;
     }
     bool in_place() const { return in_place_; }
     output_type& output() { return y_; }

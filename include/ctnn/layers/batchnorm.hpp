@@ -2,6 +2,7 @@
 // BatchNorm<C>: batch normalisation over the channels of a C x H x W (or flat C) input, with
 // PyTorch's defaults: eps 1e-5, momentum 0.1, affine, running statistics (mean 0, variance 1).
 
+#include <concepts>
 #include <cstddef>
 #include <string>
 
@@ -68,12 +69,25 @@ struct BatchNorm {
       detail::check_backward("BatchNorm", x_, dy);
       dx_.set_batch(dy.batch());
       kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
-                       dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ == Mode::eval);
+                       dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ != Mode::train);
       return dx_;
     }
 
     // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
     output_type& overwritable_output() { return y_; }
+
+    // Mode::inference, folded into the convolution before it (Seq): the evaluation's coefficients
+    // (y = x * scale + shift per channel) for the convolution to apply as it writes its own output;
+    // this layer keeps no input, so its backward refuses to run until the next forward.
+    backend::ChannelAffine fold()
+      requires requires(typename backend::kernels<D>::batchnorm& k, const float* p) {
+        { k.eval_coefficients(p, p, p, p, eps) } -> std::same_as<backend::ChannelAffine>;
+      }
+    {
+      x_ = nullptr;
+      mode_ = Mode::inference;
+      return kernel_.eval_coefficients(gamma_.data(), beta_.data(), mean_.data(), var_.data(), eps);
+    }
 
     // Writes the last forward's output again from its input (a device whose kernel can): the memory
     // plan then keeps the output only while it is read (layers/sequential.hpp).

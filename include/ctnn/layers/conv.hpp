@@ -118,6 +118,20 @@ struct Conv {
       return dx_;
     }
 
+    // Mode::inference with a batch norm after it (Seq): the output is affine(conv(x)), the batch
+    // norm's (and a ReLU's) result, in one pass; no input is kept for backward. Only without a
+    // bias (a bias would round once more than the unfused layers do).
+    const output_type& forward_folded(const input_type& x, const backend::ChannelAffine& affine)
+      requires(!has_bias) && requires(typename backend::kernels<D>::conv2d& k, const float* c, float* m) {
+        k.forward(c, c, m, std::size_t{1}, affine);
+      }
+    {
+      x_ = nullptr;
+      y_.set_batch(x.batch());
+      kernel_.forward(x.data(), w_.data(), y_.data(), x.batch(), affine);
+      return y_;
+    }
+
     // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
     output_type& overwritable_output() { return y_; }
 

@@ -193,6 +193,9 @@ struct Seq {
 
     template <std::size_t I, class T>
     const output_type& forward_from(const T& x, Mode mode) {
+      if constexpr (foldable<I>()) {
+        if (mode == Mode::inference) return forward_folded<I>(x, mode);
+      }
       auto timing = clock<I>(Pass::forward);
       const auto& y = std::get<I>(layers_).forward(x, mode);
       timing.stop();
@@ -201,6 +204,49 @@ struct Seq {
       else
         return y;
     }
+    // Whether layer I (a convolution) can apply the batch norm after it as it writes its output,
+    // and whether layer I, a ReLU, can then be left out (Mode::inference).
+    template <std::size_t I>
+    static constexpr bool foldable() {
+      if constexpr (I + 1 >= length)
+        return false;
+      else
+        return requires(std::tuple_element_t<I, tuple_type>& conv, std::tuple_element_t<I + 1, tuple_type>& norm,
+                        const typename std::tuple_element_t<I, tuple_type>::input_type& x) {
+          conv.forward_folded(x, norm.fold());
+        };
+    }
+    template <std::size_t I>
+    static constexpr bool relu_foldable() {
+      if constexpr (I >= length)
+        return false;
+      else
+        return requires(std::tuple_element_t<I, tuple_type>& act) { act.fold(); };
+    }
+
+    // Mode::inference: layer I (a convolution) writes the batch norm's result, and a ReLU's after
+    // it, in one pass; the chain goes on from the layer after them. The convolution's own output
+    // holds the result (never the batch norm's, which the memory plan may share with x). The
+    // profile counts the pass as the convolution's.
+    template <std::size_t I, class T>
+    const output_type& forward_folded(const T& x, Mode mode) {
+      constexpr bool relu = relu_foldable<I + 2>();
+      auto timing = clock<I>(Pass::forward);
+      backend::ChannelAffine affine = std::get<I + 1>(layers_).fold();
+      affine.relu = relu;
+      if constexpr (relu) std::get<I + 2>(layers_).fold();
+      const auto& y = std::get<I>(layers_).forward_folded(x, affine);
+      timing.stop();
+      return forward_after<relu ? I + 3 : I + 2>(y, mode);
+    }
+    template <std::size_t J, class T>
+    const output_type& forward_after(const T& y, Mode mode) {
+      if constexpr (J < length)
+        return forward_from<J>(y, mode);
+      else
+        return y;
+    }
+
     template <std::size_t I, class T>
     const input_type& backward_from(const T& dy, bool need_dx) {
       if constexpr (I >= 2 && recomputable<I - 1>()) {

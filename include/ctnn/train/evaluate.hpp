@@ -48,11 +48,11 @@ public:
     std::size_t correct = 0, seen = 0;
     while (const auto* batch = loader.next()) {
       if (batch->size() == 0) continue;  // a sharded loader's share of a short final batch
-      const Tensor<Out, device>* logits = &net.forward(on_device(batch->images, x_), Mode::eval);
+      const Tensor<Out, device>* logits = &net.forward(on_device(batch->images, x_), Mode::inference);
       if (flip_tta) {
         avg_.copy_from(*logits);
         flip_horizontally(batch->images, flipped_);
-        const auto& mirrored = net.forward(on_device(flipped_, x_), Mode::eval);
+        const auto& mirrored = net.forward(on_device(flipped_, x_), Mode::inference);
         expr::assign(avg_, 0.5f * (avg_ + mirrored));
         logits = &avg_;
       }

@@ -36,7 +36,7 @@
 // the progress; the others only train. A resume reads the checkpoint on every process (a shared
 // file system, or a copy on each machine), and works on any number of processes: the batches are
 // the global ones.
-// Training uses Mode::train and evaluation Mode::eval, always explicitly.
+// Training uses Mode::train and evaluation Mode::inference (no backward follows it), always explicitly.
 
 #include <algorithm>
 #include <chrono>

@@ -17,6 +17,7 @@
 #include "../../core/memory.hpp"
 #include "../../core/parameter.hpp"
 #include "../../expr/nodes.hpp"
+#include "../contract.hpp"
 #include "evaluator.hpp"
 
 namespace ctnn::backend::cpu {
@@ -62,12 +63,20 @@ public:
 
   void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
                     const float* running_var, std::size_t batch, float eps) {
+    eval_coefficients(gamma, beta, running_mean, running_var, eps);
+    apply(x, y, batch);
+  }
+
+  // Evaluation as y = x * scale + shift per channel, the coefficients forward_eval uses (for a
+  // convolution to apply as it writes its output, Mode::inference). Valid until the next call.
+  ChannelAffine eval_coefficients(const float* gamma, const float* beta, const float* running_mean,
+                                  const float* running_var, float eps) {
     for (std::size_t c = 0; c < C_; ++c) {
       const double inv = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
       scale_.data()[c] = static_cast<float>(gamma[c] * inv);
       shift_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
     }
-    apply(x, y, batch);
+    return {scale_.data(), shift_.data(), false};
   }
 
   // Gradients for the statistics the forward pass used: the saved batch statistics after

@@ -299,30 +299,11 @@ public:
   bool winograd() const { return winograd_.has_value(); }
   std::size_t winograd_tile() const { return winograd_ ? winograd_->tile() : 0; }
 
-  // y[n] = w * im2col(x[n]) per group; w is [out_c, in_c / groups * k * k].
-  void forward(const float* x, const float* w, float* y, std::size_t batch) {
-    if (winograd_) {
-      winograd_->forward(x, w, y, batch);
-      return;
-    }
-    ws_.ready();
-    const std::size_t G = group_size(batch), P = g_.out_plane(), co = sub_.out_c, K = sub_.patch();
-    for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
-      const std::size_t ld = count * P;
-      for (std::size_t q = 0; q < g_.groups; ++q) {
-        const float* col = columns(x, n0, count, t, q);
-        const float* wq = w + q * co * K;
-        if (count == 1) {
-          gemm(Trans::no, Trans::no, co, P, K, 1.f, wq, K, col, ld, 0.f, y + n0 * g_.out_size() + q * co * P, P);
-          continue;
-        }
-        float* out = ws_[out_] + static_cast<std::size_t>(t) * co * group_ * P;
-        gemm(Trans::no, Trans::no, co, ld, K, 1.f, wq, K, col, ld, 0.f, out, ld);
-        for (std::size_t i = 0; i < count; ++i)
-          for (std::size_t c = 0; c < co; ++c)
-            std::memcpy(y + (n0 + i) * g_.out_size() + (q * co + c) * P, out + c * ld + i * P, P * sizeof(float));
-      }
-    });
+  // y[n] = w * im2col(x[n]) per group; w is [out_c, in_c / groups * k * k]. With `affine`, every
+  // output is finished by it as it is written (ChannelAffine, contract.hpp).
+  void forward(const float* x, const float* w, float* y, std::size_t batch) { run_forward(x, w, y, batch, nullptr); }
+  void forward(const float* x, const float* w, float* y, std::size_t batch, const ChannelAffine& affine) {
+    run_forward(x, w, y, batch, &affine);
   }
 
   // dw += sum_n dy[n] * im2col(x[n])^T (when dw != nullptr) and dx[n] = col2im(w^T * dy[n]) (when
@@ -390,6 +371,54 @@ public:
 private:
   // Automatic Winograd needs at least this many input and output channels.
   static constexpr std::size_t winograd_min_channels = 16;
+
+  void run_forward(const float* x, const float* w, float* y, std::size_t batch, const ChannelAffine* affine) {
+    if (winograd_) {
+      winograd_->forward(x, w, y, batch, affine);
+      return;
+    }
+    ws_.ready();
+    const std::size_t G = group_size(batch), P = g_.out_plane(), co = sub_.out_c, K = sub_.patch();
+    for_each_group(batch, G, [&](std::size_t n0, std::size_t count, int t) {
+      const std::size_t ld = count * P;
+      for (std::size_t q = 0; q < g_.groups; ++q) {
+        const float* col = columns(x, n0, count, t, q);
+        const float* wq = w + q * co * K;
+        if (count == 1) {  // straight into y, then finished while it is in cache
+          float* yq = y + n0 * g_.out_size() + q * co * P;
+          gemm(Trans::no, Trans::no, co, P, K, 1.f, wq, K, col, ld, 0.f, yq, P);
+          if (affine)
+            for (std::size_t c = 0; c < co; ++c) finish(yq + c * P, yq + c * P, P, *affine, q * co + c);
+          continue;
+        }
+        float* out = ws_[out_] + static_cast<std::size_t>(t) * co * group_ * P;
+        gemm(Trans::no, Trans::no, co, ld, K, 1.f, wq, K, col, ld, 0.f, out, ld);
+        for (std::size_t i = 0; i < count; ++i)
+          for (std::size_t c = 0; c < co; ++c) {
+            float* dst = y + (n0 + i) * g_.out_size() + (q * co + c) * P;
+            if (affine)
+              finish(out + c * ld + i * P, dst, P, *affine, q * co + c);
+            else
+              std::memcpy(dst, out + c * ld + i * P, P * sizeof(float));
+          }
+      }
+    });
+  }
+
+  // dst[i] = src[i] * scale + shift of `channel`, then max(., 0) when relu (src may be dst).
+  static void finish(const float* src, float* dst, std::size_t n, const ChannelAffine& a, std::size_t channel) {
+    const float s = a.scale[channel], b = a.shift[channel];
+    if (a.relu) {
+#pragma omp simd
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = src[i] * s + b;
+        dst[i] = v > 0.f ? v : 0.f;
+      }
+    } else {
+#pragma omp simd
+      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] * s + b;
+    }
+  }
 
   // The tile that pays for a layer Winograd runs: F(4x4,3x3), but F(2x2,3x3) for layers with
   // more than 256 x 256 channel pairs, whose transformed filters (36 floats a pair instead of 16)

@@ -43,6 +43,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "../../core/memory.hpp"
@@ -120,12 +121,22 @@ struct Pass {
 // How the threads share a Winograd convolution (see above).
 enum class Split { automatic, images, matrices };
 
+// What the output transform does to one output channel as it writes it: nothing, or (on) y * scale
+// + shift and then max(y, 0) when relu, from a ChannelAffine (contract.hpp).
+struct Finish {
+  bool on = false, relu = false;
+  float scale = 1.f, shift = 0.f;
+};
+inline Finish finish(const ChannelAffine* a, std::size_t channel) {
+  return a ? Finish{true, a->relu, a->scale[channel], a->shift[channel]} : Finish{};
+}
+
 // The transforms below, one copy per instruction set (winograd_transforms.inl, for_each_isa.hpp).
 struct Transforms {
   void (*input)(const Pass&, const float* x, std::size_t stride, std::size_t count, std::size_t r0, std::size_t r1, float* v,
                 std::size_t ks, std::size_t L, float* scratch);
   void (*output)(const Pass&, const float* m, std::size_t ks, std::size_t L, std::size_t count, std::size_t r0, std::size_t r1,
-                 float* y, std::size_t stride, float* scratch);
+                 float* y, std::size_t stride, float* scratch, const Finish& fin);
   void (*gradient)(const Pass&, const float* dy, std::size_t stride, std::size_t count, std::size_t r0, std::size_t r1,
                    float* z, std::size_t ks, std::size_t L, float* scratch);
   void (*filter)(const float* w, std::size_t count, bool turned, float* u, std::size_t ks, float* tmp);
@@ -219,12 +230,13 @@ public:
   template <class Plan>
   void plan(Plan& p) { p.workspace(ws_); }
 
-  // y = conv(x, w); w is [out_c, in_c, 3, 3].
-  void forward(const float* x, const float* w, float* y, std::size_t batch) {
+  // y = conv(x, w); w is [out_c, in_c, 3, 3]. With `affine`, each output is finished by it as it
+  // is written (ChannelAffine).
+  void forward(const float* x, const float* w, float* y, std::size_t batch, const ChannelAffine* affine = nullptr) {
     if (batch == 0) return;
     ws_.ready();
     transform_filter(w, false);
-    run(fwd_, x, y, batch, false);
+    run(fwd_, x, y, batch, false, affine);
   }
 
   // dx = the gradient of sum(dy * conv(x, w)) with respect to x.
@@ -390,7 +402,8 @@ private:
 
   // out = conv(in, U) for one pass, with the filters transformed into u_ ([O][C] of the forward
   // pass; the backward pass reads the turned filters' U transposed).
-  void run(const winograd::Pass& ps, const float* in, float* out, std::size_t batch, bool backward) {
+  void run(const winograd::Pass& ps, const float* in, float* out, std::size_t batch, bool backward,
+           const ChannelAffine* affine = nullptr) {
     const Cut cut(ps, batch, workers_);
     if (by_matrices_) {
       // The whole batch's planes transformed by all threads, the products split between them, the
@@ -404,7 +417,7 @@ private:
       ctnn::detail::parallel_for(K_, workers_, [&](std::size_t k, int) { products(ps, backward, T, v, m, k, k + 1); });
       for_each_plane(cut, ps.O, [&](std::size_t g, std::size_t o, std::size_t count, int t) {
         k_->output(ps, m + o * T + g * cut.segment(), km, cut.L, count, 0, ps.th,
-                   out + (g * cut.L * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, scratch(t));
+                   out + (g * cut.L * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, scratch(t), winograd::finish(affine, o));
       });
       return;
     }
@@ -422,7 +435,8 @@ private:
       for (std::size_t g = 0; g < blk.groups; ++g)
         for (std::size_t o = 0; o < ps.O; ++o)
           k_->output(ps, m + o * T + g * blk.segment, km, cut.L, blk.count(g, cut), blk.r0, blk.r1,
-                     out + (blk.image(g, cut.L) * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, s);
+                     out + (blk.image(g, cut.L) * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, s,
+                     winograd::finish(affine, o));
     });
   }
 

@@ -127,9 +127,31 @@ inline void to_lanes(const float* src, std::size_t stride, std::size_t count, st
     for (std::size_t l = 0; l < count; ++l) buf[*at * lanes + l] = src[l * stride + e];
 }
 
-// dst[l * stride + e] = buf[vector(e) * lanes + l] for elements e < n of `count` images' planes.
+// The output transform's last step on each value: nothing, or Finish's y * scale + shift and
+// then max(y, 0) when relu (Mode::inference's batch norm and ReLU folded into the convolution).
+// The same arithmetic for 8-float vectors and for floats.
+struct Unchanged {
+  template <class T>
+  T operator()(const T& v) const { return v; }
+};
+struct Affine {
+  float scale, shift;
+  bool relu;
+  template <class T>
+  T operator()(const T& v) const {
+    const T y = v * scale + shift;
+    if (!relu) return y;
+    if constexpr (std::is_same_v<T, float>)
+      return y > 0.f ? y : 0.f;
+    else
+      return y > 0.f ? y : T{};
+  }
+};
+
+// dst[l * stride + e] = op(buf[vector(e) * lanes + l]) for elements e < n of `count` images' planes.
+template <class Op = Unchanged>
 inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_t count, std::size_t n, float* dst,
-                       std::size_t stride) {
+                       std::size_t stride, Op op = {}) {
   RowWalk at(rows);
   std::size_t e = 0;
   if constexpr (register_transpose)
@@ -140,11 +162,12 @@ inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_
         v8 r[8];
         for (std::size_t i = 0; i < 8; ++i) r[i] = *reinterpret_cast<const v8u*>(buf + pos[i] * lanes + l0);
         transpose8(r);
-        for (std::size_t i = 0; i < 8 && l0 + i < count; ++i) *reinterpret_cast<v8u*>(dst + (l0 + i) * stride + e) = r[i];
+        for (std::size_t i = 0; i < 8 && l0 + i < count; ++i)
+          *reinterpret_cast<v8u*>(dst + (l0 + i) * stride + e) = op(r[i]);
       }
     }
   for (; e < n; ++e, ++at)
-    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = buf[*at * lanes + l];
+    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = op(buf[*at * lanes + l]);
 }
 
 // The 1-D transforms of F(M, 3) with N = M + 2 inputs: input B^T d (N -> N), output A^T m
@@ -290,10 +313,10 @@ void input_transform(const Pass& ps, const float* x, std::size_t stride, std::si
 
 // y tiles = A^T m A for the tiles of tile rows [r0, r1) of one channel of `count` images,
 // m[k * ks + tile * L + lane]: lane l writes the plane y + l * stride (Ho x Wo; outputs of partial
-// tiles past it are dropped). scratch: Pass::scratch() floats.
+// tiles past it are dropped), each value finished by `fin` (Finish). scratch: Pass::scratch() floats.
 template <std::size_t M>
 void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_t L, std::size_t count, std::size_t r0,
-                      std::size_t r1, float* __restrict y, std::size_t stride, float* __restrict scratch) {
+                      std::size_t r1, float* __restrict y, std::size_t stride, float* __restrict scratch, const Finish& fin) {
   constexpr std::size_t N = Tile<M>::N;
   const std::size_t tw = ps.tw, wq = M * tw, Wo = ps.Wo;
   // Q[(i * wq + col) * lanes + l]: output row M r0 + i, column col of image l.
@@ -316,7 +339,10 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
       }
     }
   const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
-  from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride);
+  if (fin.on)
+    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride, Affine{fin.scale, fin.shift, fin.relu});
+  else
+    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride);
 }
 
 // z[k * ks + tile * L + lane] = (A dY A^T)[k] for the tiles of tile rows [r0, r1) of one dy channel
