@@ -8,6 +8,7 @@
 #include <ctnn/core/threading.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <vector>
@@ -124,4 +125,35 @@ TEST_CASE("Winograd finishes its outputs: F(2x2) and F(4x4), both splits, partia
     check_conv(geometry(16, 24, 10, 3, 1), 5, cpu::ConvAlgorithm::winograd_4x4, 4);
   }
   ctnn::set_num_threads(saved);
+}
+
+TEST_CASE("A convolution adds a residual as it finishes its outputs, before the ReLU") {
+  for (const Geometry2d& g : {geometry(16, 24, 10, 3, 1), geometry(8, 16, 9, 3, 2), geometry(8, 16, 32, 3, 2)}) {
+    for (const std::size_t batch : {1, 21}) {
+      CAPTURE(g.in_h);
+      CAPTURE(g.stride);
+      CAPTURE(batch);
+      cpu::Conv2d conv(g, batch);
+      const Data d(g, batch);
+      const std::size_t n = batch * g.out_size(), P = g.out_plane();
+      std::vector<float> plain(n), residual(n), fused(n);
+      ctnn::Rng rng(3);
+      for (auto& v : residual) v = rng.uniform(-1, 1);
+      conv.forward(d.x.data(), d.w.data(), plain.data(), batch);
+      for (const bool relu : {false, true}) {
+        CAPTURE(relu);
+        const ChannelAffine affine{d.scale.data(), d.shift.data(), relu, residual.data()};
+        conv.forward(d.x.data(), d.w.data(), fused.data(), batch, affine);
+        double worst = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t c = i / P % g.out_c;
+          float want = (plain[i] * d.scale[c] + d.shift[c]) + residual[i];
+          if (relu && !(want > 0.f)) want = 0.f;
+          const double scale = std::fabs(double(plain[i]) * d.scale[c]) + std::fabs(double(d.shift[c])) + std::fabs(residual[i]);
+          worst = std::max(worst, std::fabs(double(fused[i]) - double(want)) / scale);
+        }
+        CHECK(worst <= 2.5e-7);
+      }
+    }
+  }
 }

@@ -2,7 +2,13 @@
 // projection shortcut and an Identity or ReLU activation, against composed references and by finite
 // differences.
 #include <ctnn/layers.hpp>
+#include <ctnn/network.hpp>
 #include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
 
 #include "support/harness.hpp"
 
@@ -128,4 +134,50 @@ TEST_CASE("Residual: backward before forward throws ctnn::Error") {
   Tensor<In> dy(1);
   dy.fill(1.f);
   CHECK_THROWS_WITH_AS(res.backward(dy), "ctnn::Residual::backward called before forward", Error);
+}
+
+namespace {
+
+// y(Mode::inference) against y(Mode::eval) for a residual block, with batch-norm statistics and
+// affine parameters far from the identity; then backward refuses until an eval forward.
+template <class Block, class X>
+void check_inference(std::size_t batch) {
+  Network<Block, X> net(batch, 4);
+  Rng rng(6);
+  for (const Parameter& p : net.parameters())
+    for (std::size_t i = 0; i < p.size; ++i) p.value[i] = p.value[i] * rng.uniform(0.5f, 1.5f) + rng.uniform(-0.3f, 0.3f);
+  for (const Buffer& b : net.buffers()) {
+    const bool var = b.name.find("running_var") != std::string::npos;
+    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.2f, 3.f) : rng.uniform(-1.f, 1.f);
+  }
+  Tensor<X> x(batch);
+  for (auto& v : x.span()) v = rng.uniform(-1, 1);
+  const auto& e = net.forward(x, Mode::eval);
+  const std::vector<float> eval(e.span().begin(), e.span().end());
+  const auto& y = net.forward(x, Mode::inference);
+  double scale = 0;
+  std::size_t zeros = 0;
+  for (float v : eval) scale = std::max(scale, double(std::fabs(v))), zeros += v == 0.f;
+  REQUIRE(scale > 0.1);
+  if (layer_t<Block, X>::relu) CHECK(zeros > 0);
+  ref::expect_close(y.span(), ref::to_double(eval), 1e-5, 1e-5 * scale, "inference against eval");
+  Tensor<output_shape_t<Block, X>> dy(batch);
+  dy.fill(1.f);
+  CHECK_THROWS_WITH_AS(net.backward(dy), doctest::Contains("Mode::inference"), Error);
+  net.forward(x, Mode::eval);
+  CHECK_NOTHROW(net.backward(dy));
+}
+
+using Wide = Shape<16, 9, 9>;
+using WideMain = Seq<Conv<16, 16>, BatchNorm<16>, ReLU, Conv<16, 16>, BatchNorm<16>>;
+using WideDown = Seq<Conv<16, 24, 3, 2>, BatchNorm<24>, ReLU, Conv<24, 24>, BatchNorm<24>>;
+using WideProjection = Seq<Conv<16, 24, 1, 2, 0>, BatchNorm<24>>;
+
+}  // namespace
+
+TEST_CASE("Residual in Mode::inference: the add and the ReLU in the main branch's last convolution") {
+  check_inference<Residual<WideMain, Identity, ReLU>, Wide>(3);   // Winograd, identity shortcut
+  check_inference<Residual<WideMain>, Wide>(2);                   // no ReLU after the add
+  check_inference<Residual<WideDown, WideProjection, ReLU>, Wide>(3);  // stride 2 (im2col), projection
+  check_inference<Residual<Main, Identity, ReLU>, In>(2);         // few channels: im2col everywhere
 }

@@ -52,13 +52,16 @@ struct Geometry2d {
 };
 
 // What a convolution may apply to its outputs as it writes them (Mode::inference folds the batch
-// norm and the ReLU after a convolution into it): y = y * scale[c] + shift[c] per output channel
-// c, then max(y, 0) when `relu`. A kernel that can offers forward(x, w, y, batch, const
-// ChannelAffine&); the layers ask for it with `requires`, so a backend without it runs unfused.
+// norm after a convolution into it, and the ReLU or the residual add after that): y = y *
+// scale[c] + shift[c] per output channel c, plus residual[i] (a tensor of the output's layout, the
+// same index i) when it is set, then max(y, 0) when `relu`. A kernel that can offers forward(x, w,
+// y, batch, const ChannelAffine&); the layers ask for it with `requires`, so a backend without it
+// runs unfused.
 struct ChannelAffine {
   const float* scale = nullptr;
   const float* shift = nullptr;
   bool relu = false;
+  const float* residual = nullptr;
 };
 
 enum class PoolKind { max, average };

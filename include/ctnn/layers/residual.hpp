@@ -156,6 +156,20 @@ struct Residual {
     detail::LayerClock<D> clock(std::size_t id, Pass pass) const { return {id == untimed ? nullptr : timer_, id, pass}; }
 
     const output_type& forward_wired(const input_type& x, Mode mode) {
+      if constexpr (requires(const output_type& r) { main_.forward_plus(x, r, relu); }) {
+        // Mode::inference: the shortcut first, then the main branch with the add (and ReLU) in
+        // its last convolution's pass; its output is the block's. Nothing is kept for backward.
+        if (mode == Mode::inference) {
+          auto timing = clock(shortcut_id_, Pass::forward);
+          const output_type& b = shortcut_.forward(x, mode);
+          timing.stop();
+          timing = clock(main_id_, Pass::forward);
+          const output_type& y = main_.forward_plus(x, b, relu);
+          timing.stop();
+          forwarded_ = false;
+          return y;
+        }
+      }
       auto timing = clock(main_id_, Pass::forward);
       const auto& a = main_.forward(x, mode);
       timing.stop();

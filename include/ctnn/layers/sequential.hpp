@@ -124,6 +124,22 @@ struct Seq {
       else
         std::abort();  // unreachable: a wiring error has already failed the compilation
     }
+
+    // Mode::inference inside a Residual whose chain ends with a convolution and a batch norm that
+    // fold: the chain's output plus `residual`, then max(., 0) when relu, with the add (and ReLU)
+    // in the convolution's pass too.
+    static constexpr bool folds_residual() {
+      if constexpr (length >= 2)
+        return foldable<length - 2>();
+      else
+        return false;
+    }
+    const output_type& forward_plus(const input_type& x, const output_type& residual, bool relu)
+      requires(folds_residual())
+    {
+      const Tail tail{residual.data(), relu};
+      return forward_from<0>(x, Mode::inference, &tail);
+    }
     const input_type& backward(const output_type& dy, bool need_dx = true) {
       if constexpr (runnable)
         return backward_from<length - 1>(dy, need_dx);
@@ -191,16 +207,22 @@ struct Seq {
       return {timed_[I] == untimed ? nullptr : timer_, timed_[I], pass};
     }
 
+    // What the last fold of a chain adds (forward_plus).
+    struct Tail {
+      const float* residual;
+      bool relu;
+    };
+
     template <std::size_t I, class T>
-    const output_type& forward_from(const T& x, Mode mode) {
+    const output_type& forward_from(const T& x, Mode mode, const Tail* tail = nullptr) {
       if constexpr (foldable<I>()) {
-        if (mode == Mode::inference) return forward_folded<I>(x, mode);
+        if (mode == Mode::inference) return forward_folded<I>(x, mode, tail);
       }
       auto timing = clock<I>(Pass::forward);
       const auto& y = std::get<I>(layers_).forward(x, mode);
       timing.stop();
       if constexpr (I + 1 < length)
-        return forward_from<I + 1>(y, mode);
+        return forward_from<I + 1>(y, mode, tail);
       else
         return y;
     }
@@ -229,20 +251,26 @@ struct Seq {
     // holds the result (never the batch norm's, which the memory plan may share with x). The
     // profile counts the pass as the convolution's.
     template <std::size_t I, class T>
-    const output_type& forward_folded(const T& x, Mode mode) {
+    const output_type& forward_folded(const T& x, Mode mode, const Tail* tail) {
       constexpr bool relu = relu_foldable<I + 2>();
       auto timing = clock<I>(Pass::forward);
       backend::ChannelAffine affine = std::get<I + 1>(layers_).fold();
       affine.relu = relu;
       if constexpr (relu) std::get<I + 2>(layers_).fold();
+      if constexpr (I + 2 == length) {
+        if (tail) {
+          affine.residual = tail->residual;
+          affine.relu = tail->relu;
+        }
+      }
       const auto& y = std::get<I>(layers_).forward_folded(x, affine);
       timing.stop();
-      return forward_after<relu ? I + 3 : I + 2>(y, mode);
+      return forward_after<relu ? I + 3 : I + 2>(y, mode, tail);
     }
     template <std::size_t J, class T>
-    const output_type& forward_after(const T& y, Mode mode) {
+    const output_type& forward_after(const T& y, Mode mode, const Tail* tail) {
       if constexpr (J < length)
-        return forward_from<J>(y, mode);
+        return forward_from<J>(y, mode, tail);
       else
         return y;
     }

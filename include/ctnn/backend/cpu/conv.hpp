@@ -388,7 +388,7 @@ private:
           float* yq = y + n0 * g_.out_size() + q * co * P;
           gemm(Trans::no, Trans::no, co, P, K, 1.f, wq, K, col, ld, 0.f, yq, P);
           if (affine)
-            for (std::size_t c = 0; c < co; ++c) finish(yq + c * P, yq + c * P, P, *affine, q * co + c);
+            for (std::size_t c = 0; c < co; ++c) finish(yq + c * P, y, yq + c * P, P, *affine, q * co + c);
           continue;
         }
         float* out = ws_[out_] + static_cast<std::size_t>(t) * co * group_ * P;
@@ -397,7 +397,7 @@ private:
           for (std::size_t c = 0; c < co; ++c) {
             float* dst = y + (n0 + i) * g_.out_size() + (q * co + c) * P;
             if (affine)
-              finish(out + c * ld + i * P, dst, P, *affine, q * co + c);
+              finish(out + c * ld + i * P, y, dst, P, *affine, q * co + c);
             else
               std::memcpy(dst, out + c * ld + i * P, P * sizeof(float));
           }
@@ -405,18 +405,17 @@ private:
     });
   }
 
-  // dst[i] = src[i] * scale + shift of `channel`, then max(., 0) when relu (src may be dst).
-  static void finish(const float* src, float* dst, std::size_t n, const ChannelAffine& a, std::size_t channel) {
+  // dst[i] = src[i] * scale + shift of `channel` (+ the residual at dst's place in the output y),
+  // then max(., 0) when relu; src may be dst.
+  static void finish(const float* src, const float* y, float* dst, std::size_t n, const ChannelAffine& a,
+                     std::size_t channel) {
     const float s = a.scale[channel], b = a.shift[channel];
-    if (a.relu) {
+    const float* r = a.residual ? a.residual + (dst - y) : nullptr;
 #pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) {
-        const float v = src[i] * s + b;
-        dst[i] = v > 0.f ? v : 0.f;
-      }
-    } else {
-#pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) dst[i] = src[i] * s + b;
+    for (std::size_t i = 0; i < n; ++i) {
+      float v = src[i] * s + b;
+      if (r) v = v + r[i];
+      dst[i] = a.relu ? (v > 0.f ? v : 0.f) : v;
     }
   }
 

@@ -122,13 +122,16 @@ struct Pass {
 enum class Split { automatic, images, matrices };
 
 // What the output transform does to one output channel as it writes it: nothing, or (on) y * scale
-// + shift and then max(y, 0) when relu, from a ChannelAffine (contract.hpp).
+// + shift (+ the residual, a plane laid out as the output's) and then max(y, 0) when relu, from a
+// ChannelAffine (contract.hpp) for the plane `offset` floats into the output.
 struct Finish {
   bool on = false, relu = false;
   float scale = 1.f, shift = 0.f;
+  const float* residual = nullptr;
 };
-inline Finish finish(const ChannelAffine* a, std::size_t channel) {
-  return a ? Finish{true, a->relu, a->scale[channel], a->shift[channel]} : Finish{};
+inline Finish finish(const ChannelAffine* a, std::size_t channel, std::size_t offset) {
+  if (!a) return {};
+  return {true, a->relu, a->scale[channel], a->shift[channel], a->residual ? a->residual + offset : nullptr};
 }
 
 // The transforms below, one copy per instruction set (winograd_transforms.inl, for_each_isa.hpp).
@@ -416,8 +419,9 @@ private:
       });
       ctnn::detail::parallel_for(K_, workers_, [&](std::size_t k, int) { products(ps, backward, T, v, m, k, k + 1); });
       for_each_plane(cut, ps.O, [&](std::size_t g, std::size_t o, std::size_t count, int t) {
-        k_->output(ps, m + o * T + g * cut.segment(), km, cut.L, count, 0, ps.th,
-                   out + (g * cut.L * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, scratch(t), winograd::finish(affine, o));
+        const std::size_t plane = (g * cut.L * ps.O + o) * ps.Ho * ps.Wo;
+        k_->output(ps, m + o * T + g * cut.segment(), km, cut.L, count, 0, ps.th, out + plane, ps.O * ps.Ho * ps.Wo,
+                   scratch(t), winograd::finish(affine, o, plane));
       });
       return;
     }
@@ -433,10 +437,11 @@ private:
                     blk.r1, v + c * T + g * blk.segment, kv, cut.L, s);
       products(ps, backward, T, v, m, 0, K_);
       for (std::size_t g = 0; g < blk.groups; ++g)
-        for (std::size_t o = 0; o < ps.O; ++o)
-          k_->output(ps, m + o * T + g * blk.segment, km, cut.L, blk.count(g, cut), blk.r0, blk.r1,
-                     out + (blk.image(g, cut.L) * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, s,
-                     winograd::finish(affine, o));
+        for (std::size_t o = 0; o < ps.O; ++o) {
+          const std::size_t plane = (blk.image(g, cut.L) * ps.O + o) * ps.Ho * ps.Wo;
+          k_->output(ps, m + o * T + g * blk.segment, km, cut.L, blk.count(g, cut), blk.r0, blk.r1, out + plane,
+                     ps.O * ps.Ho * ps.Wo, s, winograd::finish(affine, o, plane));
+        }
     });
   }
 

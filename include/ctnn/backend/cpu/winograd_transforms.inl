@@ -127,19 +127,27 @@ inline void to_lanes(const float* src, std::size_t stride, std::size_t count, st
     for (std::size_t l = 0; l < count; ++l) buf[*at * lanes + l] = src[l * stride + e];
 }
 
-// The output transform's last step on each value: nothing, or Finish's y * scale + shift and
-// then max(y, 0) when relu (Mode::inference's batch norm and ReLU folded into the convolution).
-// The same arithmetic for 8-float vectors and for floats.
+// The output transform's last step on each value v written at dst[i]: nothing, or Finish's
+// v * scale + shift (+ residual[i]) and then max(., 0) when relu (Mode::inference's batch norm,
+// residual add and ReLU folded into the convolution). The same arithmetic for 8-float vectors and
+// for floats.
 struct Unchanged {
   template <class T>
-  T operator()(const T& v) const { return v; }
+  T operator()(const T& v, std::size_t) const { return v; }
 };
 struct Affine {
   float scale, shift;
   bool relu;
+  const float* residual;
   template <class T>
-  T operator()(const T& v) const {
-    const T y = v * scale + shift;
+  T operator()(const T& v, std::size_t i) const {
+    T y = v * scale + shift;
+    if (residual) {
+      if constexpr (std::is_same_v<T, float>)
+        y = y + residual[i];
+      else
+        y = y + *reinterpret_cast<const v8u*>(residual + i);
+    }
     if (!relu) return y;
     if constexpr (std::is_same_v<T, float>)
       return y > 0.f ? y : 0.f;
@@ -148,7 +156,7 @@ struct Affine {
   }
 };
 
-// dst[l * stride + e] = op(buf[vector(e) * lanes + l]) for elements e < n of `count` images' planes.
+// dst[i] = op(buf[vector(e) * lanes + l], i), i = l * stride + e, for elements e < n of `count` images' planes.
 template <class Op = Unchanged>
 inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_t count, std::size_t n, float* dst,
                        std::size_t stride, Op op = {}) {
@@ -162,12 +170,14 @@ inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_
         v8 r[8];
         for (std::size_t i = 0; i < 8; ++i) r[i] = *reinterpret_cast<const v8u*>(buf + pos[i] * lanes + l0);
         transpose8(r);
-        for (std::size_t i = 0; i < 8 && l0 + i < count; ++i)
-          *reinterpret_cast<v8u*>(dst + (l0 + i) * stride + e) = op(r[i]);
+        for (std::size_t i = 0; i < 8 && l0 + i < count; ++i) {
+          const std::size_t at_dst = (l0 + i) * stride + e;
+          *reinterpret_cast<v8u*>(dst + at_dst) = op(r[i], at_dst);
+        }
       }
     }
   for (; e < n; ++e, ++at)
-    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = op(buf[*at * lanes + l]);
+    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = op(buf[*at * lanes + l], l * stride + e);
 }
 
 // The 1-D transforms of F(M, 3) with N = M + 2 inputs: input B^T d (N -> N), output A^T m
@@ -340,7 +350,8 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
     }
   const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
   if (fin.on)
-    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride, Affine{fin.scale, fin.shift, fin.relu});
+    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride,
+               Affine{fin.scale, fin.shift, fin.relu, fin.residual ? fin.residual + M * r0 * Wo : nullptr});
   else
     from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride);
 }
