@@ -155,8 +155,16 @@ struct Residual {
     // Times a leaf branch or the block's own work (id) when the network has a timer.
     detail::LayerClock<D> clock(std::size_t id, Pass pass) const { return {id == untimed ? nullptr : timer_, id, pass}; }
 
+    // Whether the main branch can add the shortcut in its last convolution's pass (Seq::forward_plus).
+    static constexpr bool main_folds_residual() {
+      if constexpr (requires { main_type::folds_residual(); })
+        return main_type::folds_residual();
+      else
+        return false;
+    }
+
     const output_type& forward_wired(const input_type& x, Mode mode) {
-      if constexpr (requires(const output_type& r) { main_.forward_plus(x, r, relu); }) {
+      if constexpr (main_folds_residual()) {
         // Mode::inference: the shortcut first, then the main branch with the add (and ReLU) in
         // its last convolution's pass; its output is the block's. Nothing is kept for backward.
         if (mode == Mode::inference) {

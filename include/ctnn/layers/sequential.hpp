@@ -134,9 +134,9 @@ struct Seq {
       else
         return false;
     }
-    const output_type& forward_plus(const input_type& x, const output_type& residual, bool relu)
-      requires(folds_residual())
-    {
+    const output_type& forward_plus(const input_type& x, const output_type& residual, bool relu) {
+      static_assert(folds_residual(), "ctnn::Seq::forward_plus: the chain does not end with a convolution and a "
+                                      "batch norm that fold");
       const Tail tail{residual.data(), relu};
       return forward_from<0>(x, Mode::inference, &tail);
     }

@@ -127,41 +127,30 @@ inline void to_lanes(const float* src, std::size_t stride, std::size_t count, st
     for (std::size_t l = 0; l < count; ++l) buf[*at * lanes + l] = src[l * stride + e];
 }
 
-// The output transform's last step on each value v written at dst[i]: nothing, or Finish's
-// v * scale + shift (+ residual[i]) and then max(., 0) when relu (Mode::inference's batch norm,
-// residual add and ReLU folded into the convolution). The same arithmetic for 8-float vectors and
-// for floats.
-struct Unchanged {
-  template <class T>
-  T operator()(const T& v, std::size_t) const { return v; }
-};
-struct Affine {
-  float scale, shift;
-  bool relu;
-  const float* residual;
-  template <class T>
-  T operator()(const T& v, std::size_t i) const {
-    T y = v * scale + shift;
-    if (residual) {
-      if constexpr (std::is_same_v<T, float>)
-        y = y + residual[i];
-      else
-        y = y + *reinterpret_cast<const v8u*>(residual + i);
-    }
-    if (!relu) return y;
-    if constexpr (std::is_same_v<T, float>)
-      return y > 0.f ? y : 0.f;
-    else
-      return y > 0.f ? y : T{};
-  }
-};
+// The output transform's last step on a value v written at dst[i] when Finish is on: v * scale
+// + shift (+ residual[i]), then max(., 0) when relu (Mode::inference's batch norm, residual add and
+// ReLU folded into the convolution). The same arithmetic for floats and for 8-float vectors.
+// (Vectors in place, by reference: see load() above.)
+inline void finish(float& v, const Finish& f, std::size_t i) {
+  v = v * f.scale + f.shift;
+  if (f.residual) v = v + f.residual[i];
+  if (f.relu && !(v > 0.f)) v = 0.f;
+}
+#if CTNN_WINOGRAD_SHUFFLES
+inline void finish(v8& v, const Finish& f, std::size_t i) {
+  v = v * f.scale + f.shift;
+  if (f.residual) v = v + *reinterpret_cast<const v8u*>(f.residual + i);
+  if (f.relu) v = v > 0.f ? v : v8{};
+}
+#endif
 
-// dst[i] = op(buf[vector(e) * lanes + l], i), i = l * stride + e, for elements e < n of `count` images' planes.
-template <class Op = Unchanged>
+// dst[i] = buf[vector(e) * lanes + l], i = l * stride + e, for elements e < n of `count` images'
+// planes, finished (finish()) when fin.on.
 inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_t count, std::size_t n, float* dst,
-                       std::size_t stride, Op op = {}) {
+                       std::size_t stride, const Finish& fin) {
   RowWalk at(rows);
   std::size_t e = 0;
+#if CTNN_WINOGRAD_SHUFFLES
   if constexpr (register_transpose)
     for (; e + 8 <= n; e += 8) {
       std::size_t pos[8];
@@ -171,13 +160,19 @@ inline void from_lanes(const float* __restrict buf, const Rows& rows, std::size_
         for (std::size_t i = 0; i < 8; ++i) r[i] = *reinterpret_cast<const v8u*>(buf + pos[i] * lanes + l0);
         transpose8(r);
         for (std::size_t i = 0; i < 8 && l0 + i < count; ++i) {
-          const std::size_t at_dst = (l0 + i) * stride + e;
-          *reinterpret_cast<v8u*>(dst + at_dst) = op(r[i], at_dst);
+          const std::size_t d = (l0 + i) * stride + e;
+          if (fin.on) finish(r[i], fin, d);
+          *reinterpret_cast<v8u*>(dst + d) = r[i];
         }
       }
     }
+#endif
   for (; e < n; ++e, ++at)
-    for (std::size_t l = 0; l < count; ++l) dst[l * stride + e] = op(buf[*at * lanes + l], l * stride + e);
+    for (std::size_t l = 0; l < count; ++l) {
+      float v = buf[*at * lanes + l];
+      if (fin.on) finish(v, fin, l * stride + e);
+      dst[l * stride + e] = v;
+    }
 }
 
 // The 1-D transforms of F(M, 3) with N = M + 2 inputs: input B^T d (N -> N), output A^T m
@@ -349,11 +344,9 @@ void output_transform(const Pass& ps, const float* m, std::size_t ks, std::size_
       }
     }
   const std::size_t rows = std::min(M * (r1 - r0), ps.Ho - M * r0);
-  if (fin.on)
-    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride,
-               Affine{fin.scale, fin.shift, fin.relu, fin.residual ? fin.residual + M * r0 * Wo : nullptr});
-  else
-    from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride);
+  Finish here = fin;  // the residual from the block's first row on, as y
+  if (here.residual) here.residual += M * r0 * Wo;
+  from_lanes(Q, Rows{Wo, wq, 0}, count, rows * Wo, y + M * r0 * Wo, stride, here);
 }
 
 // z[k * ks + tile * L + lane] = (A dY A^T)[k] for the tiles of tile rows [r0, r1) of one dy channel
