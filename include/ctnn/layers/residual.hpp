@@ -1,7 +1,9 @@
 #pragma once
 // Residual<Main, Shortcut = Identity, Activation = Identity>:
 //   y = Activation(Main(x) + Shortcut(x))
-// The add and the activation (Identity or ReLU) are one fused pass forward and one backward.
+// The add and the activation (Identity or ReLU) are one fused pass forward and one backward; in
+// Mode::inference, when the main branch ends with a convolution and a batch norm that fold, they
+// run in that convolution's pass (Seq::forward_plus).
 
 #include <array>
 #include <cstddef>

@@ -2,6 +2,10 @@
 // Seq<Layers...>: sequential composition. Shapes flow through the list at compile time; each
 // layer reads its predecessor's output buffer. Children are named by position ("0", "1", ...), in
 // parameter names and in the path of a wiring error (wiring::seq_position<I>).
+//
+// Mode::inference folds: a convolution followed by a batch norm (and a ReLU) runs as one pass of
+// the convolution, which applies the batch norm's evaluation coefficients (and max(., 0)) as it
+// writes its output (forward_folded), on devices whose convolution kernel takes a ChannelAffine.
 
 #include <array>
 #include <concepts>

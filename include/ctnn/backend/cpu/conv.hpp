@@ -6,6 +6,10 @@
 // Grouped convolutions (groups > 1, depthwise when every group has one channel) run the same way,
 // one GEMM per group over that group's channels and filters.
 //
+// forward() may finish each output as it writes it (a ChannelAffine: Mode::inference's batch
+// norm, residual add and ReLU): in the copy out of the GEMM's buffer, right after a one-image GEMM
+// (still in cache), or in the Winograd output transform's copy to the planes.
+//
 // Ungrouped 3x3 stride-1 convolutions with at least 16 input and output channels (every 3x3 stride-1 layer
 // of ResNet but the stem) use Winograd (winograd.hpp) instead: forward, backward data and backward
 // filter, F(4x4,3x3) (4x fewer multiplies) or F(2x2,3x3) (2.25x fewer). ConvAlgorithm picks one per
