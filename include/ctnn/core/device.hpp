@@ -20,9 +20,9 @@ namespace ctnn {
 // How a forward pass runs. train: batch statistics (updated running statistics), dropout masks.
 // eval: running statistics, no dropout; backward may follow (gradients in evaluation mode, with
 // respect to the input for example). inference: eval's results for a forward that no backward
-// follows, so layers may keep less and fuse: a convolution writes the batch norm after it, and
-// a ReLU in place on that, in the same pass (Seq; on devices whose kernel can). backward after
-// it throws ctnn::Error.
+// follows, so layers may keep less and fuse: a convolution applies the batch norm after it, a ReLU
+// after that, and a residual block's add, as it writes its output (Seq, Residual; on devices whose
+// kernel can). backward after it throws ctnn::Error.
 enum class Mode { train, eval, inference };
 
 template <class D>
