@@ -143,13 +143,8 @@ namespace {
 template <class Block, class X>
 void check_inference(std::size_t batch) {
   Network<Block, X> net(batch, 4);
+  ref::perturb_parameters_and_statistics(net, 6);
   Rng rng(6);
-  for (const Parameter& p : net.parameters())
-    for (std::size_t i = 0; i < p.size; ++i) p.value[i] = p.value[i] * rng.uniform(0.5f, 1.5f) + rng.uniform(-0.3f, 0.3f);
-  for (const Buffer& b : net.buffers()) {
-    const bool var = b.name.find("running_var") != std::string::npos;
-    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.2f, 3.f) : rng.uniform(-1.f, 1.f);
-  }
   Tensor<X> x(batch);
   for (auto& v : x.span()) v = rng.uniform(-1, 1);
   const auto& e = net.forward(x, Mode::eval);

@@ -133,18 +133,6 @@ using Folding = Seq<Conv<16, 24, 3, 1, 1>, BatchNorm<24>, ReLU, Conv<24, 24, 3, 
                     Conv<16, 16, 3, 1, 1>, BatchNorm<16>>;
 using FoldingIn = Shape<16, 12, 12>;
 
-// Batch-norm statistics and affine parameters far from the identity, so that folding them wrong shows.
-template <class Net>
-void perturb_batch_norms(Net& net) {
-  Rng rng(5);
-  for (const Parameter& p : net.parameters())
-    for (std::size_t i = 0; i < p.size; ++i) p.value[i] = p.value[i] * rng.uniform(0.5f, 1.5f) + rng.uniform(-0.3f, 0.3f);
-  for (const Buffer& b : net.buffers()) {
-    const bool var = b.name.find("running_var") != std::string::npos;
-    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.2f, 3.f) : rng.uniform(-1.f, 1.f);
-  }
-}
-
 template <class T>
 std::vector<float> copy_of(const T& t) {
   return {t.span().begin(), t.span().end()};
@@ -154,7 +142,7 @@ std::vector<float> copy_of(const T& t) {
 
 TEST_CASE("Seq: Mode::inference folds batch norms and ReLUs into the convolutions, with eval's results") {
   Network<Folding, FoldingIn> net(5, 3);
-  perturb_batch_norms(net);
+  ref::perturb_parameters_and_statistics(net, 5);
   Tensor<FoldingIn> x(5);
   Rng rng(11);
   for (auto& v : x.span()) v = rng.uniform(-1, 1);

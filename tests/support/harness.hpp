@@ -91,4 +91,17 @@ struct Harness {
   }
 };
 
+// Every parameter scaled and shifted at random, running means in [-1, 1] and running variances in
+// [0.2, 3]: batch-norm evaluation far from the identity, so that a mistake in using it shows.
+template <class Net>
+void perturb_parameters_and_statistics(Net& net, std::uint64_t seed) {
+  ctnn::Rng rng(seed);
+  for (const ctnn::Parameter& p : net.parameters())
+    for (std::size_t i = 0; i < p.size; ++i) p.value[i] = p.value[i] * rng.uniform(0.5f, 1.5f) + rng.uniform(-0.3f, 0.3f);
+  for (const ctnn::Buffer& b : net.buffers()) {
+    const bool var = b.name.find("running_var") != std::string::npos;
+    for (std::size_t i = 0; i < b.size; ++i) b.value[i] = var ? rng.uniform(0.2f, 3.f) : rng.uniform(-1.f, 1.f);
+  }
+}
+
 }  // namespace ref
