@@ -5,8 +5,8 @@
 //   OMP_NUM_THREADS=2 build/release/bench/bench_profile [--net resnet18|small] [--batch 64] [--steps 5]
 //                                                       [--eval | --inference]
 // --eval and --inference time forward passes only, in Mode::eval (every layer on its own) or
-// Mode::inference (a batch norm and a ReLU after a convolution run inside its pass, and count as
-// the convolution's).
+// Mode::inference (the batch norms, ReLUs and residual adds that fold into a convolution run in its
+// pass and count as its time).
 #include <ctnn/ctnn.hpp>
 #include <ctnn/profile.hpp>
 
@@ -27,6 +27,10 @@ struct Args {
   std::size_t batch = 64, steps = 5;
   ctnn::Mode mode = ctnn::Mode::train;
 };
+
+const char* mode_name(ctnn::Mode m) {
+  return m == ctnn::Mode::train ? "training" : m == ctnn::Mode::eval ? "eval" : "inference";
+}
 
 template <class Spec, class In>
 int run(const Args& a) {
@@ -53,7 +57,7 @@ int run(const Args& a) {
   const double per_step = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / double(a.steps);
   std::cout << profiler.table() << '\n' << profiler.by_kind() << '\n';
   std::printf("%s %s, batch %zu, %d threads, %zu steps: %.1f ms per step (%.1f img/s), layers %.1f ms, outside the layers %.1f ms\n",
-              a.net.c_str(), a.mode == ctnn::Mode::train ? "training" : a.mode == ctnn::Mode::eval ? "eval" : "inference", a.batch, ctnn::num_threads(), a.steps, per_step * 1e3,
+              a.net.c_str(), mode_name(a.mode), a.batch, ctnn::num_threads(), a.steps, per_step * 1e3,
               double(a.batch) / per_step, profiler.per_call() * 1e3, (per_step - profiler.per_call()) * 1e3);
   return 0;
 }
