@@ -207,6 +207,10 @@ TEST_CASE("A batch norm's output that a ReLU overwrites and a leaf layer reads i
   // Conv, BatchNorm (recomputed), ReLU (in place on it), Conv (reads it), BatchNorm: three maps kept.
   Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU, Conv<8, 8>, BatchNorm<8>>, In> chain(2, 1);
   CHECK(chain.memory().activations == 3 * map);
+  // Backward: the batch norm's takes the ReLU's with it (the mask from its own input), so the second
+  // convolution may write its input gradient over the recomputed output it has read: two maps of
+  // gradients live at once (the second batch norm's with it, then the first's with it), not three.
+  CHECK(chain.memory().activation_gradients == 2 * map);
   // Nothing reads the ReLU's output inside the chain: kept (Conv, BatchNorm).
   Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU>, In> last(2, 1);
   CHECK(last.memory().activations == 2 * map);
@@ -214,6 +218,7 @@ TEST_CASE("A batch norm's output that a ReLU overwrites and a leaf layer reads i
   // output is recomputed: conv, conv and the second batch norm (the sum overwrites it) are kept.
   Network<Seq<Conv<3, 8>, BatchNorm<8>, ReLU, BasicBlock<8, 8>>, In> block(2, 1);
   CHECK(block.memory().activations == 5 * map);
+  CHECK(block.memory().activation_gradients == 3 * map);  // the block's incoming gradient as well
   // The recomputed output is bit for bit the one forward wrote (the planned networks above compare
   // every output and gradient with unplanned layers); here backward runs after an eval forward too,
   // which recomputes with the running statistics.

@@ -2,6 +2,7 @@
 // training (biased variance for normalising, unbiased variance folded into running_var with
 // momentum 0.1), running statistics in evaluation, eps 1e-5; backward in both modes, also by
 // finite differences.
+#include <ctnn/layers/activation.hpp>
 #include <ctnn/layers/batchnorm.hpp>
 #include <doctest/doctest.h>
 
@@ -177,4 +178,49 @@ TEST_CASE("BatchNorm: backward before forward throws ctnn::Error") {
   Tensor<Shape<2, 3, 3>> dy(2);
   dy.fill(1.f);
   CHECK_THROWS_WITH_AS(bn.backward(dy), "ctnn::BatchNorm::backward called before forward", Error);
+}
+
+TEST_CASE("BatchNorm::mask_with_relu: its backward is a ReLU's backward followed by the batch norm's, bit for bit") {
+  // Half of each channel's values sit on the channel's mean, where the batch-norm output is zero
+  // (channel 0: mean and shift exactly 0) or zero up to rounding (the others): there the mask
+  // recomputed from x must decide as the forward ReLU did.
+  using S = Shape<3, 4, 4>;
+  const std::size_t batch = 2;
+  Rng rng(5);
+  layer_t<BatchNorm<3>, S> plain(batch, rng), masking(batch, rng);
+  layer_t<ReLU, S> relu(batch, rng);
+  masking.mask_with_relu();
+  const float gamma[3] = {1.3f, -0.7f, 0.9f};
+  for (auto* bn : {&plain, &masking}) {
+    for (std::size_t c = 0; c < 3; ++c) bn->weight().data()[c] = gamma[c];
+    bn->bias().data()[2] = 0.25f;
+  }
+  Tensor<S> x(batch), dy(batch);
+  const float step[4] = {0.f, 0.f, 1.f, -1.f};
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t c = i / 16 % 3;
+    x.data()[i] = 0.375f * float(c) + 0.25f * step[i % 4] * float(1 + i / 4 % 3);
+  }
+  for (auto& v : dy.span()) v = rng.uniform(-1, 1);
+  auto grads = [](auto& bn) {
+    std::vector<float> g(bn.weight_grad().span().begin(), bn.weight_grad().span().end());
+    g.insert(g.end(), bn.bias_grad().span().begin(), bn.bias_grad().span().end());
+    bn.weight_grad().zero();
+    bn.bias_grad().zero();
+    return g;
+  };
+  for (const Mode mode : {Mode::train, Mode::eval}) {
+    for (const bool need_dx : {true, false}) {
+      CAPTURE(int(mode));
+      CAPTURE(need_dx);
+      std::size_t zeros = 0;
+      for (float v : relu.forward(plain.forward(x, mode), mode).span()) zeros += v == 0.f;
+      CHECK(zeros > x.size() / 4);  // the ReLU cuts
+      masking.forward(x, mode);
+      const auto& dx1 = plain.backward(relu.backward(dy), need_dx);
+      const auto& dx2 = masking.backward(dy, need_dx);
+      CHECK(grads(plain) == grads(masking));
+      if (need_dx) CHECK(std::equal(dx1.span().begin(), dx1.span().end(), dx2.span().begin()));
+    }
+  }
 }

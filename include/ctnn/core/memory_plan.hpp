@@ -12,7 +12,10 @@
 //   - recomputed outputs: a batch norm's output that a ReLU overwrites in place and the next layer
 //     reads (forward, and its backward) is recomputed from the batch norm's input just before that
 //     backward (Seq does it), so it is one more lifetime in the arena: from the reader's backward
-//     to the batch norm's, and during forward only while the reader has not yet run.
+//     to the batch norm's, and during forward only while the reader has not yet run. Where the
+//     batch norm's backward applies the ReLU's mask itself (from its input), nothing reads that
+//     output after the reader's backward, and a reader that can (a CPU convolution) writes its
+//     input gradient over it: one buffer for both.
 //   - workspace: the scratch a kernel uses only inside one call (detail::Workspace). On a device
 //     whose memory the host kernels use (the CPU), each kernel's workspace is one more lifetime in
 //     the gradient arena, live while its layer's backward runs (its input and output gradients are
@@ -299,13 +302,19 @@ namespace detail {
 // Plans one layer: its `plan` member, after which dy is dead (released) unless the layer returned
 // it or the caller still needs it (`keep_dy`: a residual block gives it to both branches). A layer
 // without a plan keeps its own buffers (not in the report), and since its result might be its
-// argument, dy stays live for good.
+// argument, dy stays live for good. `over`: a slot holding the layer's input that nothing reads
+// after the layer's backward; a layer whose plan takes it may write its input gradient there.
 template <class L, class P>
-typename P::Slot plan_layer(L& layer, P& plan, typename P::Slot dy, bool keep_dy = false) {
+typename P::Slot plan_layer(L& layer, P& plan, typename P::Slot dy, bool keep_dy = false,
+                            typename P::Slot over = P::external) {
   if constexpr (requires { { layer.plan(plan, dy) } -> std::same_as<typename P::Slot>; }) {
     if (keep_dy) plan.hold(dy);  // the layer (and the layers inside it) may not end it
     const std::size_t mark = plan.workspace_mark();
-    const typename P::Slot dx = layer.plan(plan, dy);
+    typename P::Slot dx;
+    if constexpr (requires { { layer.plan(plan, dy, over) } -> std::same_as<typename P::Slot>; })
+      dx = layer.plan(plan, dy, over);
+    else
+      dx = layer.plan(plan, dy);
     plan.release_workspaces(mark);  // live with dy and dx: while the layer's backward runs
     if (keep_dy)
       plan.unhold(dy);

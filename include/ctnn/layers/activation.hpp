@@ -56,6 +56,7 @@ struct Pointwise {
 
     const input_type& backward(const output_type& dy, bool need_dx = true) {
       detail::check_backward(F::name, x_, dy);
+      if (by_norm_) return dy;  // the batch norm before applies the mask
       dx_.set_batch(dy.batch());
       if (need_dx) {
         if constexpr (F::from_output)
@@ -91,15 +92,22 @@ struct Pointwise {
     {
       x_ = nullptr;
     }
+    // A ReLU after a batch norm that masks the gradient itself (Seq, BatchNorm::mask_with_relu):
+    // backward passes its gradient on as it is, and needs no buffer.
+    void leave_backward_to_norm()
+      requires std::is_same_v<F, relu_fn>
+    {
+      by_norm_ = true;
+    }
     bool in_place() const { return in_place_; }
     output_type& output() { return y_; }
 
-    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if (!in_place_) {
         y_.set_batch(y_.capacity());  // allocates it now, with the rest of the network
         p.activation(y_);
       }
-      return p.gradient(dx_);
+      return by_norm_ ? dy : p.gradient(dx_);
     }
 
   private:
@@ -107,6 +115,7 @@ struct Pointwise {
     input_type dx_;
     const input_type* x_ = nullptr;
     bool in_place_ = false;
+    bool by_norm_ = false;  // leave_backward_to_norm
   };
 };
 

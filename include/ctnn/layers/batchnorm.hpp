@@ -68,9 +68,26 @@ struct BatchNorm {
     const input_type& backward(const output_type& dy, bool need_dx = true) {
       detail::check_backward("BatchNorm", x_, dy);
       dx_.set_batch(dy.batch());
-      kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
-                       dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ != Mode::train);
+      if constexpr (can_mask_relu)
+        kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
+                         dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ != Mode::train, relu_);
+      else
+        kernel_.backward(x_->data(), dy.data(), need_dx ? dx_.data() : nullptr, gamma_.data(), dgamma_.data(),
+                         dbeta_.data(), mean_.data(), var_.data(), dy.batch(), eps, mode_ != Mode::train);
       return dx_;
+    }
+
+    // A ReLU after this layer leaves its backward to this one (Seq, when planned): backward then
+    // takes the ReLU's output gradient and masks it where the output, recomputed from x, is not
+    // positive. One pass instead of two, and no backward reads the output.
+    static constexpr bool can_mask_relu =
+        requires(typename backend::kernels<D>::batchnorm& k, const float* c, float* m) {
+          k.backward(c, c, m, c, m, m, c, c, std::size_t{1}, eps, true, true);
+        };
+    void mask_with_relu()
+      requires can_mask_relu
+    {
+      relu_ = true;
     }
 
     // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
@@ -136,6 +153,7 @@ struct BatchNorm {
     input_type dx_;
     const input_type* x_ = nullptr;
     Mode mode_ = Mode::train;
+    bool relu_ = false;  // mask_with_relu
     typename backend::kernels<D>::batchnorm kernel_;
   };
 };

@@ -135,10 +135,18 @@ struct Conv {
     // Backward never reads the output, so the layer after this one may overwrite it (memory plan).
     output_type& overwritable_output() { return y_; }
 
-    MemorySlot plan(MemoryPlan<D>& p, MemorySlot) {
+    // With `over` (a slot holding the input that nothing reads after this backward, Seq), the input
+    // gradient is written over the input, where the kernel reads x only before it writes dx.
+    MemorySlot plan(MemoryPlan<D>& p, MemorySlot, MemorySlot over = MemoryPlan<D>::external) {
       p.activation(y_);
       p.state(sums_);
       detail::plan_kernel(kernel_, p);
+      if constexpr (requires { requires kernel_type::dx_may_overwrite_x; }) {
+        if (over != MemoryPlan<D>::external) {
+          p.bind(dx_, over);
+          return over;
+        }
+      }
       return p.gradient(dx_);
     }
 
@@ -159,7 +167,8 @@ struct Conv {
     output_type y_;
     input_type dx_;
     const input_type* x_ = nullptr;
-    typename backend::kernels<D>::conv2d kernel_;
+    using kernel_type = typename backend::kernels<D>::conv2d;
+    kernel_type kernel_;
   };
 };
 

@@ -164,7 +164,9 @@ struct Seq {
     // each layer's gradient is released once the layer before it has read it (plan_layer). A batch
     // norm followed by an activation in place on its output, then by a leaf layer, needs that
     // output only while the leaf reads it: Seq recomputes it before the leaf's backward
-    // (recomputed<I>), so it is a slot from the leaf's backward to the batch norm's.
+    // (recomputed<I>), so it is a slot from the leaf's backward to the batch norm's. When the batch
+    // norm's backward takes the ReLU's (relu_into_norm), the leaf may write its input gradient
+    // into that slot.
     MemorySlot plan(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (runnable) {
         [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -304,6 +306,24 @@ struct Seq {
       auto& layer = std::get<I>(layers_);
       if constexpr (requires { layer.compute_in_place(before.overwritable_output()); })
         layer.compute_in_place(before.overwritable_output());
+      if constexpr (relu_into_norm<I>()) {
+        before.mask_with_relu();
+        layer.leave_backward_to_norm();
+      }
+    }
+
+    // Whether layer I, a ReLU, leaves its backward to the batch norm I - 1 before it, which then
+    // masks its gradient (from its own input): one pass instead of two, no gradient buffer for the
+    // ReLU, and no backward reads the batch norm's output.
+    template <std::size_t I>
+    static constexpr bool relu_into_norm() {
+      if constexpr (I < 1 || I >= length)
+        return false;
+      else
+        return requires(std::tuple_element_t<I - 1, tuple_type>& norm, std::tuple_element_t<I, tuple_type>& act) {
+          norm.mask_with_relu();
+          act.leave_backward_to_norm();
+        };
     }
 
     // Whether the output of layers I - 1 (a batch norm) and I (an activation in place on it) can be
@@ -336,7 +356,11 @@ struct Seq {
           p.bind_transient(std::get<I - 1>(layers_).output(), recomputed_[I - 1]);
         }
       }
-      const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy);
+      // A leaf reading a recomputed output that no backward reads after it (the ReLU's backward in
+      // the batch norm's) writes its input gradient over it, where it can.
+      MemorySlot over = MemoryPlan<D>::external;
+      if constexpr (recomputable<I - 1>() && relu_into_norm<I - 1>()) over = recomputed_[I - 1];
+      const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy, false, over);
       if constexpr (recomputable<I + 1>()) {  // layer I recomputes its output first: it is dead after I's backward
         p.release(recomputed_[I + 1]);
       }

@@ -80,9 +80,13 @@ public:
   }
 
   // Gradients for the statistics the forward pass used: the saved batch statistics after
-  // forward_train, the running statistics (constants) when `eval` is true.
+  // forward_train, the running statistics (constants) when `eval` is true. With `relu`, dy is the
+  // gradient of a ReLU applied to this layer's output: it passes only where the output,
+  // x * scale + shift recomputed bit for bit as forward wrote it, is positive (the ReLU's backward
+  // folded in, so that nothing needs that output).
   void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
-                const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval) {
+                const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval,
+                bool relu = false) {
     using namespace expr;
     double M = double(batch * HW_);
     if (eval) {
@@ -91,7 +95,11 @@ public:
         invstd_.data()[c] = static_cast<float>(1.0 / std::sqrt(double(running_var[c]) + double(eps)));
       }
     }
-    const TensorLeaf<float> X{{}, x}, DY{{}, dy};
+    const TensorLeaf<float> X{{}, x};
+    // One expression with or without the mask (one instantiation of each pass): without, it is
+    // max(., 1) = 1, and dy * 1 is dy exactly.
+    const auto DY = TensorLeaf<float>{{}, dy} *
+                    max(greater(X * channel(scale_.data()) + channel(shift_.data()), 0.f), relu ? 0.f : 1.f);
     const auto mean = channel(mean_.data());
     const auto invstd = channel(invstd_.data());
     detail::sum_planes(sums_.data(), batch, C_, HW_, DY);                                // sum dy

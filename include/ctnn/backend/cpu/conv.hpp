@@ -311,7 +311,10 @@ public:
   }
 
   // dw += sum_n dy[n] * im2col(x[n])^T (when dw != nullptr) and dx[n] = col2im(w^T * dy[n]) (when
-  // dx != nullptr), per group. x is read only for dw.
+  // dx != nullptr), per group. x is read only for dw, and never after dx's values for the same
+  // images and channels are written (Winograd: the whole filter gradient first; im2col: per group
+  // of images, dw's product before dx's), so dx may be x (the memory plan writes it over x).
+  static constexpr bool dx_may_overwrite_x = true;
   void backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
     if (winograd_) {
       if (dw) winograd_->backward_filter(x, dy, dw, batch);
