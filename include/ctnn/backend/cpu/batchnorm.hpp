@@ -95,15 +95,36 @@ public:
         invstd_.data()[c] = static_cast<float>(1.0 / std::sqrt(double(running_var[c]) + double(eps)));
       }
     }
-    const TensorLeaf<float> X{{}, x};
-    // One expression with or without the mask (one instantiation of each pass): without, it is
-    // max(., 1) = 1, and dy * 1 is dy exactly.
-    const auto DY = TensorLeaf<float>{{}, dy} *
-                    max(greater(X * channel(scale_.data()) + channel(shift_.data()), 0.f), relu ? 0.f : 1.f);
+    const TensorLeaf<float> X{{}, x}, DY{{}, dy};
+    if (relu)
+      backward_pass(X, DY * greater(X * channel(scale_.data()) + channel(shift_.data()), 0.f), dx, gamma, dgamma,
+                    dbeta, batch, M, eval);
+    else
+      backward_pass(X, DY, dx, gamma, dgamma, dbeta, batch, M, eval);
+  }
+
+  // y = the output of the last forward_train or forward_eval again, from its input x: the same
+  // per-channel coefficients, bit for bit the same values, however many backward passes ran since
+  // (backward keeps its own coefficients).
+  void recompute(const float* x, float* y, std::size_t batch) { apply(x, y, batch); }
+
+  // Statistics saved from forward for backward, and per-channel coefficients.
+  template <class Plan>
+  void plan(Plan& p) const {
+    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + scale_.bytes() + shift_.bytes() +
+            k1_.bytes() + k2_.bytes() + k3_.bytes() + shared_.bytes());
+  }
+
+private:
+  // Backward's two passes for the output gradient DY (an expression: masked by a ReLU or not).
+  template <class XE, class GE>
+  void backward_pass(const XE& X, const GE& DY, float* dx, const float* gamma, float* dgamma, float* dbeta,
+                     std::size_t batch, double M, bool eval) {
+    using namespace expr;
     const auto mean = channel(mean_.data());
     const auto invstd = channel(invstd_.data());
-    detail::sum_planes(sums_.data(), batch, C_, HW_, DY);                                // sum dy
-    detail::sum_planes(sums2_.data(), batch, C_, HW_, DY * (X - mean) * invstd);        // sum dy*xhat
+    // sum dy and sum dy * xhat, reading dy and x once
+    detail::sum_planes2(sums_.data(), sums2_.data(), batch, C_, HW_, DY, DY * (X - mean) * invstd);
     for (std::size_t c = 0; c < C_; ++c) {
       dbeta[c] += static_cast<float>(sums_.data()[c]);
       dgamma[c] += static_cast<float>(sums2_.data()[c]);
@@ -137,19 +158,6 @@ public:
     detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
   }
 
-  // y = the output of the last forward_train or forward_eval again, from its input x: the same
-  // per-channel coefficients, bit for bit the same values, however many backward passes ran since
-  // (backward keeps its own coefficients).
-  void recompute(const float* x, float* y, std::size_t batch) { apply(x, y, batch); }
-
-  // Statistics saved from forward for backward, and per-channel coefficients.
-  template <class Plan>
-  void plan(Plan& p) const {
-    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + scale_.bytes() + shift_.bytes() +
-            k1_.bytes() + k2_.bytes() + k3_.bytes() + shared_.bytes());
-  }
-
-private:
   void apply(const float* x, float* y, std::size_t batch) {
     using namespace expr;
     const TensorLeaf<float> X{{}, x};

@@ -66,6 +66,36 @@ template <class E>
   return total;
 }
 
+// The sums of e1 and of e2 over the same elements in one pass (eight partial sums each, which
+// leaves registers for the expressions): two sums that read the same tensors read them once.
+template <class E1, class E2>
+[[gnu::noinline]] void plane_sum2(const E1& e1, const E2& e2, std::size_t base, std::size_t c, std::size_t n,
+                                  float& sum1, float& sum2) {
+  constexpr std::size_t lanes = 8;
+  float acc1[lanes] = {}, acc2[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes) {
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#pragma GCC unroll 8
+#endif
+    for (std::size_t k = 0; k < lanes; ++k) {
+      acc1[k] += static_cast<float>(e1(base + j + k, c));
+      acc2[k] += static_cast<float>(e2(base + j + k, c));
+    }
+  }
+  for (std::size_t k = 0; j + k < n; ++k) {
+    acc1[k] += static_cast<float>(e1(base + j + k, c));
+    acc2[k] += static_cast<float>(e2(base + j + k, c));
+  }
+  float total1 = 0.f, total2 = 0.f;
+  for (std::size_t k = 0; k < lanes; ++k) {
+    total1 += acc1[k];
+    total2 += acc2[k];
+  }
+  sum1 = total1;
+  sum2 = total2;
+}
+
 // out[c] = sum over n < batch, j < HW of e((n * C + c) * HW + j, c): each plane summed in float
 // (vectorised), planes accumulated in double.
 template <class E>
@@ -75,6 +105,29 @@ void sum_planes(double* out, std::size_t batch, std::size_t C, std::size_t HW, c
       double total = 0.0;
       for (std::size_t n = 0; n < batch; ++n) total += plane_sum(e, (n * C + c) * HW, c, HW);
       out[c] = total;
+    }
+  };
+  if (batch * C * HW >= parallel_threshold)
+    ctnn::detail::parallel_chunks(C, ctnn::num_threads(), run);
+  else
+    run(0, 0, C);
+}
+
+// sum_planes of e1 into out1 and of e2 into out2, in one pass.
+template <class E1, class E2>
+void sum_planes2(double* out1, double* out2, std::size_t batch, std::size_t C, std::size_t HW, const E1& e1,
+                 const E2& e2) {
+  auto run = [&](int, std::size_t c_begin, std::size_t c_end) {
+    for (std::size_t c = c_begin; c < c_end; ++c) {
+      double total1 = 0.0, total2 = 0.0;
+      for (std::size_t n = 0; n < batch; ++n) {
+        float sum1, sum2;
+        plane_sum2(e1, e2, (n * C + c) * HW, c, HW, sum1, sum2);
+        total1 += sum1;
+        total2 += sum2;
+      }
+      out1[c] = total1;
+      out2[c] = total2;
     }
   };
   if (batch * C * HW >= parallel_threshold)
