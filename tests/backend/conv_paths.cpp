@@ -1,8 +1,11 @@
-// A convolution that finishes its outputs as it writes them (ChannelAffine, backend/contract.hpp:
-// y * scale + shift per output channel, then max(y, 0)), as Mode::inference asks of it: the same
-// values as the plain forward followed by that arithmetic, for every way the CPU convolution runs
-// (im2col with one image or several per GEMM, direct 1x1, grouped, Winograd F(2x2) and F(4x4) with
-// both splits between the threads, partial lane groups).
+// The CPU convolution on every way it runs (im2col with one image or several per GEMM, direct 1x1,
+// grouped, Winograd F(2x2) and F(4x4) with both splits between the threads, partial lane groups):
+//   - finishing its outputs as it writes them (ChannelAffine, backend/contract.hpp: y * scale +
+//     shift per output channel, a residual, then max(y, 0)), as Mode::inference asks of it: the
+//     same values as the plain forward followed by that arithmetic;
+//   - a backward that writes dx over x (Conv2d::dx_may_overwrite_x, which the memory plan relies on
+//     when the input is an output it recomputes): the same dx and dw, bit for bit, as with dx in a
+//     buffer of its own.
 #include <ctnn/backend/cpu.hpp>
 #include <ctnn/core/random.hpp>
 #include <ctnn/core/threading.hpp>
@@ -79,25 +82,72 @@ void check_conv(const Geometry2d& g, std::size_t batch, cpu::ConvAlgorithm algor
   });
 }
 
+// One convolution per way the CPU runs it (the automatic choice, or the one asked for).
+struct Path {
+  const char* name;
+  Geometry2d g;
+  cpu::ConvAlgorithm algorithm;
+  std::size_t tile;  // Winograd's, 0 for im2col
+};
+const Path paths[] = {
+    {"3x3 stride 2, 5x5 planes: several images per GEMM", geometry(8, 16, 9, 3, 2), cpu::ConvAlgorithm::automatic, 0},
+    {"3x3 stride 2, 16x16 planes: one image per GEMM", geometry(8, 16, 32, 3, 2), cpu::ConvAlgorithm::automatic, 0},
+    {"1x1 stride 1 (read in place), 16x16 planes", geometry(12, 20, 16, 1, 1), cpu::ConvAlgorithm::automatic, 0},
+    {"1x1 stride 1 (read in place), 4x4 planes", geometry(12, 20, 4, 1, 1), cpu::ConvAlgorithm::automatic, 0},
+    {"1x1 stride 2", geometry(12, 20, 8, 1, 2), cpu::ConvAlgorithm::automatic, 0},
+    {"grouped 3x3, 3 groups", geometry(12, 18, 7, 3, 1, 3), cpu::ConvAlgorithm::automatic, 0},
+    {"3x3 stride 1 on im2col", geometry(16, 24, 10, 3, 1), cpu::ConvAlgorithm::im2col, 0},
+    {"Winograd F(2x2)", geometry(16, 24, 10, 3, 1), cpu::ConvAlgorithm::winograd_2x2, 2},
+    {"Winograd F(4x4), partial tiles", geometry(16, 16, 33, 3, 1), cpu::ConvAlgorithm::winograd_4x4, 4},
+};
+
+// Backward with dx over x against backward with dx apart.
+void check_dx_over_x(const Path& path, std::size_t batch) {
+  const Geometry2d& g = path.g;
+  cpu::Conv2d conv(g, batch, path.algorithm);
+  REQUIRE(conv.winograd_tile() == path.tile);
+  ctnn::Rng rng(11 + batch);
+  std::vector<float> x(batch * g.in_size()), w(g.weight_size()), dy(batch * g.out_size());
+  for (auto& v : x) v = rng.uniform(-1, 1);
+  for (auto& v : w) v = rng.uniform(-0.5f, 0.5f);
+  for (auto& v : dy) v = rng.uniform(-1, 1);
+  std::vector<float> dx(x.size()), dw(w.size(), 0.f);
+  conv.backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), batch);
+  std::vector<float> shared = x, dw2(w.size(), 0.f);
+  conv.backward(shared.data(), w.data(), dy.data(), shared.data(), dw2.data(), batch);
+  CHECK(dw2 == dw);
+  CHECK(shared == dx);
+  CHECK(shared != x);
+}
+
 }  // namespace
 
 TEST_CASE("Conv2d finishes its outputs on the im2col path: several images per GEMM, one, 1x1, grouped") {
   for (const std::size_t batch : {1, 3, 21}) {
-    CAPTURE(batch);
-    SUBCASE("3x3 stride 2, 5x5 planes: several images per GEMM") {
-      check_conv(geometry(8, 16, 9, 3, 2), batch, cpu::ConvAlgorithm::automatic, 0);
+    for (const Path& path : paths) {
+      if (path.tile) continue;  // Winograd: the next test, with both splits
+      CAPTURE(batch);
+      CAPTURE(path.name);
+      check_conv(path.g, batch, path.algorithm, path.tile);
     }
-    SUBCASE("3x3 stride 2, 16x16 planes: one image per GEMM") {
-      check_conv(geometry(8, 16, 32, 3, 2), batch, cpu::ConvAlgorithm::automatic, 0);
-    }
-    SUBCASE("1x1 stride 1 (read in place), 16x16 and 4x4 planes") {
-      check_conv(geometry(12, 20, 16, 1, 1), batch, cpu::ConvAlgorithm::automatic, 0);
-      check_conv(geometry(12, 20, 4, 1, 1), batch, cpu::ConvAlgorithm::automatic, 0);
-    }
-    SUBCASE("1x1 stride 2") { check_conv(geometry(12, 20, 8, 1, 2), batch, cpu::ConvAlgorithm::automatic, 0); }
-    SUBCASE("grouped 3x3, 3 groups") { check_conv(geometry(12, 18, 7, 3, 1, 3), batch, cpu::ConvAlgorithm::automatic, 0); }
-    SUBCASE("3x3 stride 1 on im2col") { check_conv(geometry(16, 24, 10, 3, 1), batch, cpu::ConvAlgorithm::im2col, 0); }
   }
+}
+
+TEST_CASE("Conv2d's backward may write dx over x, on every path, with 1 and 2 threads") {
+  static_assert(cpu::Conv2d::dx_may_overwrite_x);
+  const int saved = ctnn::num_threads();
+  for (const int threads : {1, 2}) {
+    ctnn::set_num_threads(threads);
+    for (const std::size_t batch : {1, 3, 21}) {
+      for (const Path& path : paths) {
+        CAPTURE(threads);
+        CAPTURE(batch);
+        CAPTURE(path.name);
+        check_dx_over_x(path, batch);
+      }
+    }
+  }
+  ctnn::set_num_threads(saved);
 }
 
 TEST_CASE("Winograd finishes its outputs: F(2x2) and F(4x4), both splits, partial lane groups and tiles") {
