@@ -116,6 +116,52 @@ TEST_CASE("Seq: parameters are drawn left to right from one generator") {
   CHECK(std::equal(s1.begin(), s1.end(), s.begin(), s.end()));
 }
 
+namespace {
+
+// A layer that can be neither copied nor moved, and logs its construction and destruction.
+std::vector<int> pinned_log;
+template <int Id>
+struct Pinned {
+  template <class X>
+  using output = X;
+  template <class X, class D>
+  class layer {
+  public:
+    layer(std::size_t, Rng& rng) : draw_(rng.uniform()) { pinned_log.push_back(Id); }
+    layer(const layer&) = delete;
+    layer(layer&&) = delete;
+    ~layer() { pinned_log.push_back(-Id); }
+    const Tensor<X, D>& forward(const Tensor<X, D>& x, Mode) { return x; }
+    const Tensor<X, D>& backward(const Tensor<X, D>& dy, bool) { return dy; }
+    float draw() const { return draw_; }
+
+  private:
+    float draw_;
+  };
+};
+
+}  // namespace
+
+TEST_CASE("Seq: each layer is built once, in place and in order: layers need no move constructor") {
+  pinned_log.clear();
+  Rng a(4), b(4);
+  {
+    layer_t<Seq<Pinned<1>, Seq<Pinned<2>, Pinned<3>>, Residual<Pinned<4>, Pinned<5>>>, Shape<5>> seq(2, a);
+    CHECK(pinned_log == std::vector<int>{1, 2, 3, 4, 5});
+    // One draw each, in order.
+    CHECK(seq.get<0>().draw() == b.uniform());
+    CHECK(seq.get<1>().get<0>().draw() == b.uniform());
+    CHECK(seq.get<1>().get<1>().draw() == b.uniform());
+    Tensor<Shape<5>> x(2);
+    x.fill(1.5f);
+    const auto& y = seq.forward(x, Mode::train);  // x + x by the residual's add
+    CHECK(y.batch() == 2);
+    for (float v : y.span()) CHECK(v == 3.f);
+  }
+  // Each destroyed once (no temporaries), in reverse order.
+  CHECK(pinned_log == std::vector<int>{1, 2, 3, 4, 5, -5, -4, -3, -2, -1});
+}
+
 TEST_CASE("Seq: backward before forward throws ctnn::Error") {
   Rng rng(1);
   layer_t<Chain, ChainIn> seq(1, rng);

@@ -102,7 +102,6 @@ struct BatchNorm {
       }
     {
       x_ = nullptr;
-      mode_ = Mode::inference;
       return kernel_.eval_coefficients(gamma_.data(), beta_.data(), mean_.data(), var_.data(), eps);
     }
 

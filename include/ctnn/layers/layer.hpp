@@ -4,7 +4,8 @@
 // A layer spec L is an empty type that describes a layer. For an input shape In it provides
 //   L::template output<In>                   the output shape (a fallback shape when a check fails)
 //   L::template layer<In, D>                 the instantiated layer on device D: ctnn::Layer below,
-//       layer(std::size_t max_batch, ctnn::Rng& rng);
+//       layer(std::size_t max_batch, ctnn::Rng& rng);   (composites build their children in
+//                                            place: a layer need not be copyable or movable)
 //       const Tensor<Out, D>& forward(const Tensor<In, D>& x, Mode mode);
 //       const Tensor<In, D>&  backward(const Tensor<Out, D>& dy, bool need_dx);
 //       void collect(Collector&);            (optional: parameters and buffers)

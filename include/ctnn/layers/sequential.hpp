@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "layer.hpp"
+#include "layer_pack.hpp"
 
 namespace ctnn {
 
@@ -106,11 +107,11 @@ struct Seq {
     struct instances;
     template <std::size_t... I>
     struct instances<std::index_sequence<I...>> {
-      using type = std::tuple<detail::layer_of_t<Layers, std::tuple_element_t<I, inputs<X>>, D>...>;
+      using type = detail::layer_pack<detail::layer_of_t<Layers, std::tuple_element_t<I, inputs<X>>, D>...>;
       static constexpr bool runnable = (detail::runnable_v<Layers, std::tuple_element_t<I, inputs<X>>, D> && ...);
     };
-    using tuple_type = typename instances<std::index_sequence_for<Layers...>>::type;
-    using last_type = std::tuple_element_t<sizeof...(Layers) - 1, tuple_type>;
+    using pack_type = typename instances<std::index_sequence_for<Layers...>>::type;
+    using last_type = detail::pack_element_t<sizeof...(Layers) - 1, pack_type>;
     // Whether every layer is wired and real; otherwise an error has been reported and this never runs.
     static constexpr bool runnable =
         std::is_same_v<failure<X>, wiring::ok> && instances<std::index_sequence_for<Layers...>>::runnable;
@@ -119,8 +120,8 @@ struct Seq {
     using input_type = Tensor<X, D>;
     using output_type = Tensor<output<X>, D>;
 
-    // Braced initialisation runs the constructors left to right, so parameters are drawn in order.
-    layer(std::size_t max_batch, Rng& rng) : layers_(build(max_batch, rng, std::type_identity<tuple_type>{})) {}
+    // The layers are built in order (layer_pack), so parameters are drawn in order.
+    layer(std::size_t max_batch, Rng& rng) : layers_(max_batch, rng) {}
 
     const output_type& forward(const input_type& x, Mode mode) {
       if constexpr (runnable)
@@ -182,18 +183,13 @@ struct Seq {
     auto& overwritable_output()
       requires detail::offers_output<last_type>
     {
-      return std::get<length - 1>(layers_).overwritable_output();
+      return detail::pack_get<length - 1>(layers_).overwritable_output();
     }
 
     template <std::size_t I>
-    auto& get() { return std::get<I>(layers_); }
+    auto& get() { return detail::pack_get<I>(layers_); }
 
   private:
-    template <class... Ts>
-    static std::tuple<Ts...> build(std::size_t max_batch, Rng& rng, std::type_identity<std::tuple<Ts...>>) {
-      return std::tuple<Ts...>{Ts(max_batch, rng)...};
-    }
-
     // Records which of the collector's parameters child I owns: backward tells the gradient hook
     // that they are final once the child's backward has returned.
     template <std::size_t I>
@@ -203,7 +199,7 @@ struct Seq {
         timed_[I] = c.timed_layer(std::to_string(I), layer_name<spec>());
       Collector::Scope scope(c, std::to_string(I));
       params_[I].first = c.parameters().size();
-      collect_state(std::get<I>(layers_), c);
+      collect_state(detail::pack_get<I>(layers_), c);
       params_[I].second = c.parameters().size();
     }
 
@@ -225,7 +221,7 @@ struct Seq {
         if (mode == Mode::inference) return forward_folded<I>(x, mode, tail);
       }
       auto timing = clock<I>(Pass::forward);
-      const auto& y = std::get<I>(layers_).forward(x, mode);
+      const auto& y = detail::pack_get<I>(layers_).forward(x, mode);
       timing.stop();
       if constexpr (I + 1 < length)
         return forward_from<I + 1>(y, mode, tail);
@@ -239,8 +235,8 @@ struct Seq {
       if constexpr (I + 1 >= length)
         return false;
       else
-        return requires(std::tuple_element_t<I, tuple_type>& conv, std::tuple_element_t<I + 1, tuple_type>& norm,
-                        const typename std::tuple_element_t<I, tuple_type>::input_type& x) {
+        return requires(detail::pack_element_t<I, pack_type>& conv, detail::pack_element_t<I + 1, pack_type>& norm,
+                        const typename detail::pack_element_t<I, pack_type>::input_type& x) {
           conv.forward_folded(x, norm.fold());
         };
     }
@@ -249,7 +245,7 @@ struct Seq {
       if constexpr (I >= length)
         return false;
       else
-        return requires(std::tuple_element_t<I, tuple_type>& act) { act.fold(); };
+        return requires(detail::pack_element_t<I, pack_type>& act) { act.fold(); };
     }
 
     // Mode::inference: layer I (a convolution) writes the batch norm's result, and a ReLU's after
@@ -260,16 +256,16 @@ struct Seq {
     const output_type& forward_folded(const T& x, Mode mode, const Tail* tail) {
       constexpr bool relu = relu_foldable<I + 2>();
       auto timing = clock<I>(Pass::forward);
-      backend::ChannelAffine affine = std::get<I + 1>(layers_).fold();
+      backend::ChannelAffine affine = detail::pack_get<I + 1>(layers_).fold();
       affine.relu = relu;
-      if constexpr (relu) std::get<I + 2>(layers_).fold();
+      if constexpr (relu) detail::pack_get<I + 2>(layers_).fold();
       if constexpr (I + 2 == length) {
         if (tail) {
           affine.residual = tail->residual;
           affine.relu = tail->relu;
         }
       }
-      const auto& y = std::get<I>(layers_).forward_folded(x, affine);
+      const auto& y = detail::pack_get<I>(layers_).forward_folded(x, affine);
       timing.stop();
       return forward_after<relu ? I + 3 : I + 2>(y, mode, tail);
     }
@@ -285,12 +281,12 @@ struct Seq {
     const input_type& backward_from(const T& dy, bool need_dx) {
       if constexpr (I >= 2 && recomputable<I - 1>()) {
         if (recomputed_[I - 1] != MemoryPlan<D>::external) {
-          std::get<I - 2>(layers_).recompute_output();
-          std::get<I - 1>(layers_).recompute_output();
+          detail::pack_get<I - 2>(layers_).recompute_output();
+          detail::pack_get<I - 1>(layers_).recompute_output();
         }
       }
       auto timing = clock<I>(Pass::backward);
-      const auto& dx = std::get<I>(layers_).backward(dy, I > 0 || need_dx);
+      const auto& dx = detail::pack_get<I>(layers_).backward(dy, I > 0 || need_dx);
       timing.stop();
       if (hook_ && *hook_ && params_[I].first != params_[I].second)
         (*hook_)->gradients_ready(params_[I].first, params_[I].second);
@@ -302,8 +298,8 @@ struct Seq {
 
     template <std::size_t I>
     void share_output() {
-      auto& before = std::get<I - 1>(layers_);
-      auto& layer = std::get<I>(layers_);
+      auto& before = detail::pack_get<I - 1>(layers_);
+      auto& layer = detail::pack_get<I>(layers_);
       if constexpr (requires { layer.compute_in_place(before.overwritable_output()); })
         layer.compute_in_place(before.overwritable_output());
       if constexpr (relu_into_norm<I>()) {
@@ -320,7 +316,7 @@ struct Seq {
       if constexpr (I < 1 || I >= length)
         return false;
       else
-        return requires(std::tuple_element_t<I - 1, tuple_type>& norm, std::tuple_element_t<I, tuple_type>& act) {
+        return requires(detail::pack_element_t<I - 1, pack_type>& norm, detail::pack_element_t<I, pack_type>& act) {
           norm.mask_with_relu();
           act.leave_backward_to_norm();
         };
@@ -336,7 +332,7 @@ struct Seq {
       } else {
         using reader = std::tuple_element_t<I + 1, specs>;
         return !detail::CompositeSpec<reader, std::tuple_element_t<I + 1, inputs<X>>> &&
-               requires(std::tuple_element_t<I - 1, tuple_type>& norm, std::tuple_element_t<I, tuple_type>& act) {
+               requires(detail::pack_element_t<I - 1, pack_type>& norm, detail::pack_element_t<I, pack_type>& act) {
                  norm.recompute_output();
                  norm.overwritable_output();
                  act.recompute_output();
@@ -349,18 +345,18 @@ struct Seq {
     template <std::size_t I>
     MemorySlot plan_from(MemoryPlan<D>& p, MemorySlot dy) {
       if constexpr (recomputable<I - 1>()) {  // layer I reads the recomputed output of I - 2 and I - 1
-        if (std::get<I - 1>(layers_).in_place()) {
-          auto& out = std::get<I - 2>(layers_).overwritable_output();
+        if (detail::pack_get<I - 1>(layers_).in_place()) {
+          auto& out = detail::pack_get<I - 2>(layers_).overwritable_output();
           recomputed_[I - 1] = p.acquire(out.capacity_bytes());
           p.bind_transient(out, recomputed_[I - 1]);
-          p.bind_transient(std::get<I - 1>(layers_).output(), recomputed_[I - 1]);
+          p.bind_transient(detail::pack_get<I - 1>(layers_).output(), recomputed_[I - 1]);
         }
       }
       // A leaf reading a recomputed output that no backward reads after it (the ReLU's backward in
       // the batch norm's) writes its input gradient over it, where it can.
       MemorySlot over = MemoryPlan<D>::external;
       if constexpr (recomputable<I - 1>() && relu_into_norm<I - 1>()) over = recomputed_[I - 1];
-      const MemorySlot dx = detail::plan_layer(std::get<I>(layers_), p, dy, false, over);
+      const MemorySlot dx = detail::plan_layer(detail::pack_get<I>(layers_), p, dy, false, over);
       if constexpr (recomputable<I + 1>()) {  // layer I recomputes its output first: it is dead after I's backward
         p.release(recomputed_[I + 1]);
       }
@@ -370,7 +366,7 @@ struct Seq {
         return dx;
     }
 
-    tuple_type layers_;
+    pack_type layers_;
     std::array<std::pair<std::size_t, std::size_t>, length> params_{};  // [first, last) per child
     GradientHook* const* hook_ = nullptr;
     static constexpr std::size_t untimed = ~std::size_t{0};
