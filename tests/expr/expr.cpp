@@ -166,17 +166,31 @@ TEST_CASE("assign to a raw buffer of a shape, and assign_flat of any length") {
   }
 }
 
-TEST_CASE("plane_sum: every length around its 16-wide blocks, from any offset") {
+TEST_CASE("plane_sums: one, two and three expressions, every length around their blocks, from any offset") {
   std::vector<float> v(200);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i % 13) * 0.25f - 1.f + float(i) * 1e-3f;
   const expr::TensorLeaf<float> X{{}, v.data()};
   for (std::size_t base : {0, 3}) {
     for (std::size_t n = 0; n <= 70; ++n) {
-      double want = 0;
-      for (std::size_t j = 0; j < n; ++j) want += v[base + j];
+      double want = 0, want_square = 0, want_shifted = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double x = v[base + j];
+        want += x;
+        want_square += x * x;
+        want_shifted += x - 0.5;
+      }
       CAPTURE(base);
       CAPTURE(n);
-      REQUIRE(double(backend::cpu::detail::plane_sum(X, base, 0, n)) == doctest::Approx(want).epsilon(1e-5));
+      using backend::cpu::detail::plane_sums;
+      const auto one = plane_sums(base, 0, n, X);  // 16 lanes
+      REQUIRE(double(one[0]) == doctest::Approx(want).epsilon(1e-5));
+      const auto two = plane_sums(base, 0, n, X, X * X);  // 8 lanes each
+      REQUIRE(double(two[0]) == doctest::Approx(want).epsilon(1e-5));
+      REQUIRE(double(two[1]) == doctest::Approx(want_square).epsilon(1e-5));
+      const auto three = plane_sums(base, 0, n, X * X, X - 0.5f, X);  // 5 lanes each
+      REQUIRE(double(three[0]) == doctest::Approx(want_square).epsilon(1e-5));
+      REQUIRE(double(three[1]) == doctest::Approx(want_shifted).epsilon(1e-5));
+      REQUIRE(double(three[2]) == doctest::Approx(want).epsilon(1e-5));
     }
   }
 }

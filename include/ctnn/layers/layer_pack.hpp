@@ -1,8 +1,8 @@
 #pragma once
 // detail::layer_pack<L...>: the layers of a chain (Seq), each built in place from (max_batch, rng),
 // in order, and reached by position. A flat aggregate of one base per layer rather than a
-// std::tuple: no layer is built as a temporary and moved (std::tuple's constructor takes its
-// elements by value), so no layer needs a move constructor, and neither the recursive tuple
+// std::tuple, which builds its elements from objects passed to it: each layer was built as a
+// temporary and moved in. So no layer needs a move constructor, and neither the recursive tuple
 // implementation nor its noexcept checks are instantiated for every chain (compile time).
 
 #include <cstddef>

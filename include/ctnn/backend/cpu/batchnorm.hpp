@@ -35,7 +35,7 @@ public:
     using namespace expr;
     double M = double(batch * HW_);  // > 1: the layer checks it (layers/batchnorm.hpp)
     const TensorLeaf<float> X{{}, x};
-    detail::sum_planes(sums_.data(), batch, C_, HW_, X);
+    detail::sum_planes({sums_.data()}, batch, C_, HW_, X);
     if (sync_) {  // the sums and the count of every process
       double* s = shared_.data();
       std::copy(sums_.data(), sums_.data() + C_, s);
@@ -47,7 +47,7 @@ public:
     count_ = M;
     for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / M);
     // Two passes keep the variance accurate when |mean| >> std.
-    detail::sum_planes(sums2_.data(), batch, C_, HW_, square(X - channel(mean_.data())));
+    detail::sum_planes({sums2_.data()}, batch, C_, HW_, square(X - channel(mean_.data())));
     if (sync_) sync_->sum(sums2_.data(), C_);
     for (std::size_t c = 0; c < C_; ++c) {
       const double var = sums2_.data()[c] / M;
@@ -124,7 +124,7 @@ private:
     const auto mean = channel(mean_.data());
     const auto invstd = channel(invstd_.data());
     // sum dy and sum dy * xhat, reading dy and x once
-    detail::sum_planes2(sums_.data(), sums2_.data(), batch, C_, HW_, DY, DY * (X - mean) * invstd);
+    detail::sum_planes({sums_.data(), sums2_.data()}, batch, C_, HW_, DY, DY * (X - mean) * invstd);
     for (std::size_t c = 0; c < C_; ++c) {
       dbeta[c] += static_cast<float>(sums_.data()[c]);
       dgamma[c] += static_cast<float>(sums2_.data()[c]);
