@@ -284,17 +284,14 @@ public:
       ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
         const Block blk = cut[b];
         const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T), kz = winograd::kstride(ps.O * T);
-        float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
-        float* z = ws_[m_] + static_cast<std::size_t>(t) * msize_;
-        float* s = scratch(t);
-        for (std::size_t g = 0; g < blk.groups; ++g) {
+        const BlockBuffers buf = block_buffers(t);
+        float *v = buf.v, *z = buf.m;
+        for (std::size_t g = 0; g < blk.groups; ++g) {  // V and Z group by group (faster than all V first)
           const std::size_t n0 = blk.image(g, cut.L), count = blk.count(g, cut);
-          for (std::size_t c = 0; c < ps.C; ++c)
-            k_->input(ps, x + (n0 * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, count, blk.r0, blk.r1,
-                      v + c * T + g * blk.segment, kv, cut.L, s);
+          transform_group_input(ps, x, cut, blk, g, v, buf.scratch);
           for (std::size_t o = 0; o < ps.O; ++o)
             k_->gradient(ps, dy + (n0 * ps.O + o) * ps.Ho * ps.Wo, ps.O * ps.Ho * ps.Wo, count, blk.r0, blk.r1,
-                         z + o * T + g * blk.segment, kz, cut.L, s);
+                         z + o * T + g * blk.segment, kz, cut.L, buf.scratch);
         }
         float* acc = accumulator(t);
         for (std::size_t k = 0; k < K_; ++k)
@@ -372,6 +369,24 @@ private:
 
   float* scratch(int w) { return ws_[s_] + static_cast<std::size_t>(w) * ssize_; }
 
+  // Thread t's own V, M (or Z) and scratch when a pass splits the images between the threads.
+  struct BlockBuffers {
+    float *v, *m, *scratch;
+  };
+  BlockBuffers block_buffers(int t) {
+    const auto i = static_cast<std::size_t>(t);
+    return {ws_[v_] + i * vsize_, ws_[m_] + i * msize_, scratch(t)};
+  }
+
+  // V of group g of a block: the group's images' planes of every input channel of `in`, transformed.
+  void transform_group_input(const winograd::Pass& ps, const float* in, const Cut& cut, const Block& blk, std::size_t g,
+                             float* v, float* s) {
+    const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T);
+    for (std::size_t c = 0; c < ps.C; ++c)
+      k_->input(ps, in + (blk.image(g, cut.L) * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, blk.count(g, cut), blk.r0,
+                blk.r1, v + c * T + g * blk.segment, kv, cut.L, s);
+  }
+
   // U[k][o][c] from w[o][c] (turned by 180 degrees for backward data), split over (o, c) pairs.
   void transform_filter(const float* w, bool turned) {
     const std::size_t pairs = g_.in_c * g_.out_c, ks = winograd::kstride(pairs);
@@ -427,14 +442,10 @@ private:
     }
     ctnn::detail::parallel_for(cut.blocks(), workers_, [&](std::size_t b, int t) {
       const Block blk = cut[b];
-      const std::size_t T = blk.columns, kv = winograd::kstride(ps.C * T), km = winograd::kstride(ps.O * T);
-      float* v = ws_[v_] + static_cast<std::size_t>(t) * vsize_;
-      float* m = ws_[m_] + static_cast<std::size_t>(t) * msize_;
-      float* s = scratch(t);
-      for (std::size_t g = 0; g < blk.groups; ++g)
-        for (std::size_t c = 0; c < ps.C; ++c)
-          k_->input(ps, in + (blk.image(g, cut.L) * ps.C + c) * ps.H * ps.W, ps.C * ps.H * ps.W, blk.count(g, cut), blk.r0,
-                    blk.r1, v + c * T + g * blk.segment, kv, cut.L, s);
+      const std::size_t T = blk.columns, km = winograd::kstride(ps.O * T);
+      const BlockBuffers buf = block_buffers(t);
+      float *v = buf.v, *m = buf.m, *s = buf.scratch;
+      for (std::size_t g = 0; g < blk.groups; ++g) transform_group_input(ps, in, cut, blk, g, v, s);
       products(ps, backward, T, v, m, 0, K_);
       for (std::size_t g = 0; g < blk.groups; ++g)
         for (std::size_t o = 0; o < ps.O; ++o) {
