@@ -23,6 +23,13 @@
 namespace ctnn::backend::cpu {
 
 class BatchNorm {
+  // The output as an expression of the input: what apply writes and what the ReLU's mask in
+  // backward tests, one expression so that the two agree bit for bit. (First in the class: backward
+  // uses its deduced return type.)
+  auto output_of(const expr::TensorLeaf<float>& X) const {
+    return X * expr::channel(scale_.data()) + expr::channel(shift_.data());
+  }
+
 public:
   BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
       : C_(channels), HW_(spatial), sums_(channels), sums2_(channels), mean_(channels), invstd_(channels),
@@ -97,8 +104,7 @@ public:
     }
     const TensorLeaf<float> X{{}, x}, DY{{}, dy};
     if (relu)
-      backward_pass(X, DY * greater(X * channel(scale_.data()) + channel(shift_.data()), 0.f), dx, gamma, dgamma,
-                    dbeta, batch, M, eval);
+      backward_pass(X, DY * greater(output_of(X), 0.f), dx, gamma, dgamma, dbeta, batch, M, eval);
     else
       backward_pass(X, DY, dx, gamma, dgamma, dbeta, batch, M, eval);
   }
@@ -159,9 +165,8 @@ private:
   }
 
   void apply(const float* x, float* y, std::size_t batch) {
-    using namespace expr;
-    const TensorLeaf<float> X{{}, x};
-    detail::assign_planes(y, batch * C_, C_, HW_, X * channel(scale_.data()) + channel(shift_.data()));
+    const expr::TensorLeaf<float> X{{}, x};
+    detail::assign_planes(y, batch * C_, C_, HW_, output_of(X));
   }
 
   std::size_t C_, HW_;
