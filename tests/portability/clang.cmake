@@ -24,3 +24,15 @@ foreach(src IN LISTS sources)
   endif()
   message(STATUS "${CXX} accepts ${src}")
 endforeach()
+# Separate compilation (core/config.hpp): the example's unit and the compiled kernels.
+set(compiled_unit ${CMAKE_CURRENT_BINARY_DIR}/clang_ctnn_compiled.cpp)
+file(WRITE ${compiled_unit} "#include <ctnn/compiled.hpp>\n")
+foreach(src IN ITEMS ${SOURCE}/examples/cifar10_resnet18/train.cpp ${compiled_unit})
+  execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -Wall -Wextra -I${SOURCE}/include -I${EIGEN}
+                          -DCTNN_SEPARATE_COMPILATION=1 ${src}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${CXX} refuses ${src} with CTNN_SEPARATE_COMPILATION=1:\n${out}")
+  endif()
+  message(STATUS "${CXX} accepts ${src} with CTNN_SEPARATE_COMPILATION=1")
+endforeach()

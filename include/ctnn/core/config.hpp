@@ -27,3 +27,26 @@
 #else
 #define CTNN_HAS_OPENMP 0
 #endif
+
+// Separate compilation. By default every ctnn function is defined in its header, and each
+// translation unit that uses one compiles it. A program whose every unit is compiled with
+// CTNN_SEPARATE_COMPILATION=1 compiles the CPU backend's kernels (convolution, Winograd, GEMM,
+// batch norm, pooling, linear: code that does not depend on the network's types) once instead, in
+// the one unit that includes <ctnn/compiled.hpp> (CMake: link ctnn::compiled); the headers then
+// only declare them. Their definitions live in impl/*.ipp files beside the headers; CTNN_INLINE
+// marks them: inline in header-only builds, ordinary definitions in the compiled unit.
+#ifndef CTNN_SEPARATE_COMPILATION
+#define CTNN_SEPARATE_COMPILATION 0
+#endif
+// CTNN_HEADER_DEFINITIONS: whether a header includes its .ipp (header-only builds, and the
+// compiled unit).
+#if CTNN_SEPARATE_COMPILATION && defined(CTNN_COMPILING_LIBRARY)
+#define CTNN_INLINE
+#define CTNN_HEADER_DEFINITIONS 1
+#elif CTNN_SEPARATE_COMPILATION
+#define CTNN_INLINE inline
+#define CTNN_HEADER_DEFINITIONS 0
+#else
+#define CTNN_INLINE inline
+#define CTNN_HEADER_DEFINITIONS 1
+#endif

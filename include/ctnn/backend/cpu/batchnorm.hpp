@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "../../core/config.hpp"
 #include "../../core/memory.hpp"
 #include "../../core/parameter.hpp"
 #include "../../expr/nodes.hpp"
@@ -38,53 +39,15 @@ public:
   void synchronize(CrossReplicaSum* sum) { sync_ = sum; }
 
   void forward_train(const float* x, float* y, const float* gamma, const float* beta, float* running_mean,
-                     float* running_var, std::size_t batch, float momentum, float eps) {
-    using namespace expr;
-    double M = double(batch * HW_);  // > 1: the layer checks it (layers/batchnorm.hpp)
-    const TensorLeaf<float> X{{}, x};
-    detail::sum_planes({sums_.data()}, batch, C_, HW_, X);
-    if (sync_) {  // the sums and the count of every process
-      double* s = shared_.data();
-      std::copy(sums_.data(), sums_.data() + C_, s);
-      s[C_] = M;
-      sync_->sum(s, C_ + 1);
-      std::copy(s, s + C_, sums_.data());
-      M = s[C_];
-    }
-    count_ = M;
-    for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / M);
-    // Two passes keep the variance accurate when |mean| >> std.
-    detail::sum_planes({sums2_.data()}, batch, C_, HW_, square(X - channel(mean_.data())));
-    if (sync_) sync_->sum(sums2_.data(), C_);
-    for (std::size_t c = 0; c < C_; ++c) {
-      const double var = sums2_.data()[c] / M;
-      const double inv = 1.0 / std::sqrt(var + double(eps));
-      invstd_.data()[c] = static_cast<float>(inv);
-      scale_.data()[c] = static_cast<float>(gamma[c] * inv);
-      shift_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);
-      running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean_.data()[c];
-      running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * M / (M - 1));
-    }
-    apply(x, y, batch);
-  }
+                     float* running_var, std::size_t batch, float momentum, float eps);
 
   void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
-                    const float* running_var, std::size_t batch, float eps) {
-    eval_coefficients(gamma, beta, running_mean, running_var, eps);
-    apply(x, y, batch);
-  }
+                    const float* running_var, std::size_t batch, float eps);
 
   // Evaluation as y = x * scale + shift per channel, the coefficients forward_eval uses (for a
   // convolution to apply as it writes its output, Mode::inference). Valid until the next call.
   ChannelAffine eval_coefficients(const float* gamma, const float* beta, const float* running_mean,
-                                  const float* running_var, float eps) {
-    for (std::size_t c = 0; c < C_; ++c) {
-      const double inv = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
-      scale_.data()[c] = static_cast<float>(gamma[c] * inv);
-      shift_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
-    }
-    return {scale_.data(), shift_.data(), false};
-  }
+                                  const float* running_var, float eps);
 
   // Gradients for the statistics the forward pass used: the saved batch statistics after
   // forward_train, the running statistics (constants) when `eval` is true. With `relu`, dy is the
@@ -93,21 +56,7 @@ public:
   // folded in, so that nothing needs that output).
   void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
                 const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval,
-                bool relu = false) {
-    using namespace expr;
-    double M = double(batch * HW_);
-    if (eval) {
-      for (std::size_t c = 0; c < C_; ++c) {
-        mean_.data()[c] = running_mean[c];
-        invstd_.data()[c] = static_cast<float>(1.0 / std::sqrt(double(running_var[c]) + double(eps)));
-      }
-    }
-    const TensorLeaf<float> X{{}, x}, DY{{}, dy};
-    if (relu)
-      backward_pass(X, DY * greater(output_of(X), 0.f), dx, gamma, dgamma, dbeta, batch, M, eval);
-    else
-      backward_pass(X, DY, dx, gamma, dgamma, dbeta, batch, M, eval);
-  }
+                bool relu = false);
 
   // y = the output of the last forward_train or forward_eval again, from its input x: the same
   // per-channel coefficients, bit for bit the same values, however many backward passes ran since
@@ -125,49 +74,9 @@ private:
   // Backward's two passes for the output gradient DY (an expression: masked by a ReLU or not).
   template <class XE, class GE>
   void backward_pass(const XE& X, const GE& DY, float* dx, const float* gamma, float* dgamma, float* dbeta,
-                     std::size_t batch, double M, bool eval) {
-    using namespace expr;
-    const auto mean = channel(mean_.data());
-    const auto invstd = channel(invstd_.data());
-    // sum dy and sum dy * xhat, reading dy and x once
-    detail::sum_planes({sums_.data(), sums2_.data()}, batch, C_, HW_, DY, DY * (X - mean) * invstd);
-    for (std::size_t c = 0; c < C_; ++c) {
-      dbeta[c] += static_cast<float>(sums_.data()[c]);
-      dgamma[c] += static_cast<float>(sums2_.data()[c]);
-    }
-    if (!dx) return;
-    if (sync_ && !eval) {  // dx needs the sums over the global batch; the parameters keep their own
-      double* s = shared_.data();
-      std::copy(sums_.data(), sums_.data() + C_, s);
-      std::copy(sums2_.data(), sums2_.data() + C_, s + C_);
-      sync_->sum(s, 2 * C_);
-      std::copy(s, s + C_, sums_.data());
-      std::copy(s + C_, s + 2 * C_, sums2_.data());
-      M = count_;
-    }
-    // dx = scale * (dy - mean(dy) - xhat * mean(dy*xhat)) in training, scale * dy in evaluation,
-    // folded into dx = dy*k1 + x*k2 + k3 so that it is one pass.
-    for (std::size_t c = 0; c < C_; ++c) {
-      const double inv = invstd_.data()[c];
-      const double scale = double(gamma[c]) * inv;
-      if (eval) {
-        k1_.data()[c] = static_cast<float>(scale);
-        k2_.data()[c] = 0.f;
-        k3_.data()[c] = 0.f;
-      } else {
-        const double mdy = sums_.data()[c] / M, mdyx = sums2_.data()[c] / M;
-        k1_.data()[c] = static_cast<float>(scale);
-        k2_.data()[c] = static_cast<float>(-scale * inv * mdyx);
-        k3_.data()[c] = static_cast<float>(-scale * mdy + scale * double(mean_.data()[c]) * inv * mdyx);
-      }
-    }
-    detail::assign_planes(dx, batch * C_, C_, HW_, DY * channel(k1_.data()) + X * channel(k2_.data()) + channel(k3_.data()));
-  }
+                     std::size_t batch, double M, bool eval);
 
-  void apply(const float* x, float* y, std::size_t batch) {
-    const expr::TensorLeaf<float> X{{}, x};
-    detail::assign_planes(y, batch * C_, C_, HW_, output_of(X));
-  }
+  void apply(const float* x, float* y, std::size_t batch);
 
   std::size_t C_, HW_;
   ctnn::detail::Scratch<double> sums_, sums2_;
@@ -180,3 +89,7 @@ private:
 };
 
 }  // namespace ctnn::backend::cpu
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/batchnorm.ipp"
+#endif

@@ -1,6 +1,6 @@
 // ctnn's own GEMM for small products (gemm.hpp), compiled once per instruction set by
 // for_each_isa.hpp into namespace ctnn::backend::cpu::gemm_kernels::CTNN_ISA_NAMESPACE. No include
-// guard and no includes: gemm.hpp includes it, after everything it uses.
+// guard and no includes: impl/gemm.ipp includes it, after everything it uses.
 //
 // C = alpha op(A) op(B) + beta C, row-major. op(A) is packed into panels of MR rows and op(B) is
 // read in panels of NR columns (packed, zero-padded, where it is transposed or the panel is
