@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Compile time and peak memory of the CPU example's translation units at -O2 (the command line with
-# CLI11, the network with its training, the weight files, and ctnn::compiled's CPU kernels, which
-# the example links: its units are compiled with CTNN_SEPARATE_COMPILATION=1; a parallel build
-# waits for the slowest), the number users feel: "how long does my network take to build?". Also
-# train.cpp header-only (as a program that does not link ctnn::compiled compiles it) and the
-# largest test units.
+# Compile time and peak memory of the CPU example's translation units at -O2, the number users
+# feel: "how long does my network take to build?". The example links ctnn::compiled, so its units
+# carry CTNN_SEPARATE_COMPILATION=1 and the code that does not depend on its types is one more unit,
+# compiled once (a parallel build runs them side by side). Also train.cpp header-only (as a program
+# that does not link ctnn::compiled compiles it) and the largest test units.
 #   bench/compile_time.sh [compiler]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +22,7 @@ trap 'rm -f "$compiled"' EXIT
 echo '#include <ctnn/compiled.hpp>' >"$compiled"
 measure "examples/cifar10_resnet18/train.cpp (-O2)" examples/cifar10_resnet18/train.cpp $separate
 measure "examples/cifar10_resnet18/interop.cpp (-O2)" examples/cifar10_resnet18/interop.cpp $separate
-measure "ctnn::compiled (the CPU kernels, once)" "$compiled" $separate
+measure "ctnn::compiled (once per build of ctnn)" "$compiled" $separate
 measure "train.cpp header-only" examples/cifar10_resnet18/train.cpp
 measure "examples/cifar10_resnet18/main.cpp (CLI11, -O2)" examples/cifar10_resnet18/main.cpp
 measure "tests/network.cpp (ResNet-18 test TU)" tests/network.cpp

@@ -1,36 +1,29 @@
-# Separate compilation (include/ctnn/core/config.hpp): the object of a unit compiled with
-# CTNN_SEPARATE_COMPILATION=1 only refers to the CPU backend's kernels, and ctnn::compiled's
-# library defines them.
-#   cmake -DNM=<nm> -DOBJECTS=<the unit's object> -DLIBRARY=<libctnn_compiled.a> -P separate_compilation.cmake
-set(kernels  # what a network's layers call
-  "ctnn::backend::cpu::Conv2d::Conv2d("
-  "ctnn::backend::cpu::Conv2d::backward("
-  "ctnn::backend::cpu::Conv2d::run_forward("
-  "ctnn::backend::cpu::GlobalAvgPool::forward("
-  "ctnn::backend::cpu::BatchNorm::forward_train("
-  "ctnn::backend::cpu::BatchNorm::backward("
-  "ctnn::backend::cpu::Linear::forward(")
-function(symbols file out)
-  execute_process(COMMAND ${NM} -C ${file} OUTPUT_VARIABLE text RESULT_VARIABLE rc)
+# Separate compilation (include/ctnn/core/config.hpp): the objects of units compiled with
+# CTNN_SEPARATE_COMPILATION=1 only refer to the functions <ctnn/compiled.hpp> defines, and
+# ctnn::compiled's library defines them.
+#   cmake -DNM=<nm> -DOBJECTS=<objects> -DLIBRARY=<libctnn_compiled.a> -DSYMBOLS=<names> -P separate_compilation.cmake
+# SYMBOLS: ';'-separated qualified names, each followed in nm's demangled output by '('.
+function(symbols out)
+  execute_process(COMMAND ${NM} -C ${ARGN} OUTPUT_VARIABLE text RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "${NM} -C ${file} failed (${rc})")
+    message(FATAL_ERROR "${NM} -C ${ARGN} failed (${rc})")
   endif()
   set(${out} "${text}" PARENT_SCOPE)
 endfunction()
-symbols("${OBJECTS}" unit)
-symbols("${LIBRARY}" library)
-foreach(k IN LISTS kernels)
-  string(REPLACE "(" "\\(" pattern "${k}")
+symbols(units ${OBJECTS})
+symbols(library ${LIBRARY})
+foreach(name IN LISTS SYMBOLS)
   # nm -C: "<address> <type> <name>": T is code defined here, W an inline copy, U a reference.
-  if(unit MATCHES " [TtWw] ${pattern}")
-    message(FATAL_ERROR "the unit compiled with CTNN_SEPARATE_COMPILATION=1 defines ${k}...); it should only refer to it")
+  set(pattern "${name}\\(")
+  if(units MATCHES " [TtWw] ${pattern}")
+    message(FATAL_ERROR "a unit compiled with CTNN_SEPARATE_COMPILATION=1 defines ${name}(); it should only refer to it")
   endif()
-  if(NOT unit MATCHES " U ${pattern}")
-    message(FATAL_ERROR "the unit does not refer to ${k}...): this check no longer tests what it says")
+  if(NOT units MATCHES " U ${pattern}")
+    message(FATAL_ERROR "no unit refers to ${name}(): this check no longer tests what it says")
   endif()
   if(NOT library MATCHES " T ${pattern}")
-    message(FATAL_ERROR "ctnn_compiled does not define ${k}...)")
+    message(FATAL_ERROR "ctnn_compiled does not define ${name}()")
   endif()
 endforeach()
-list(LENGTH kernels n)
-message(STATUS "separate compilation: the unit refers to ${n} CPU kernels, ctnn_compiled defines them")
+list(LENGTH SYMBOLS n)
+message(STATUS "separate compilation: the units refer to ${n} functions, ctnn_compiled defines them")

@@ -30,11 +30,12 @@
 
 // Separate compilation. By default every ctnn function is defined in its header, and each
 // translation unit that uses one compiles it. A program whose every unit is compiled with
-// CTNN_SEPARATE_COMPILATION=1 compiles the CPU backend's kernels (convolution, Winograd, GEMM,
-// batch norm, pooling, linear: code that does not depend on the network's types) once instead, in
-// the one unit that includes <ctnn/compiled.hpp> (CMake: link ctnn::compiled); the headers then
-// only declare them. Their definitions live in impl/*.ipp files beside the headers; CTNN_INLINE
-// marks them: inline in header-only builds, ordinary definitions in the compiled unit.
+// CTNN_SEPARATE_COMPILATION=1 compiles the code that does not depend on the program's types (the
+// CPU backend's kernels, file and checkpoint reading, data sets, the training loop's files; see
+// <ctnn/compiled.hpp>) once instead, in the one unit that includes <ctnn/compiled.hpp> (CMake:
+// link ctnn::compiled); the headers then only declare it. Its definitions live in impl/*.ipp files
+// beside the headers; CTNN_INLINE marks them: inline in header-only builds, ordinary definitions
+// in the compiled unit.
 #ifndef CTNN_SEPARATE_COMPILATION
 #define CTNN_SEPARATE_COMPILATION 0
 #endif

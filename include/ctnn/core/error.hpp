@@ -8,6 +8,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "config.hpp"
+
 namespace ctnn {
 
 class Error : public std::runtime_error {
@@ -70,11 +72,7 @@ private:
   };
 };
 
-inline std::string cat_pieces(std::initializer_list<MessagePiece> pieces) {
-  std::ostringstream out;
-  for (const MessagePiece& p : pieces) p.print(out);
-  return out.str();
-}
+std::string cat_pieces(std::initializer_list<MessagePiece> pieces);
 
 // The types a MessagePiece holds as they are (others may convert to one, as a path converts to a
 // string, but print differently on a stream).
@@ -111,3 +109,7 @@ template <class... Args>
 
 }  // namespace detail
 }  // namespace ctnn
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/error.ipp"
+#endif

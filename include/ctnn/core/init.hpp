@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "config.hpp"
 #include "error.hpp"
 #include "parameter.hpp"
 #include "random.hpp"
@@ -87,18 +88,10 @@ namespace ctnn {
 // is null, so an optimizer stepping this list leaves them as they are (the list keeps its length,
 // so the optimizer's state still fits the network). Pass it to optimizer.step() instead of
 // net.parameters().
-inline std::vector<Parameter> freeze(std::span<const Parameter> params, const std::vector<std::string>& prefixes) {
-  std::vector<Parameter> out(params.begin(), params.end());
-  std::size_t frozen = 0;
-  for (auto& p : out)
-    for (const auto& f : prefixes)
-      if (p.name.rfind(f, 0) == 0) {
-        p.grad = nullptr;
-        ++frozen;
-        break;
-      }
-  if (frozen == 0 && !prefixes.empty()) detail::fail("ctnn::freeze: no parameter's name starts with '", prefixes[0], "'");
-  return out;
-}
+std::vector<Parameter> freeze(std::span<const Parameter> params, const std::vector<std::string>& prefixes);
 
 }  // namespace ctnn
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/init.ipp"
+#endif

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "config.hpp"
 #include "profile.hpp"
 
 namespace ctnn {
@@ -107,13 +108,7 @@ public:
   // A leaf layer (or a composite's own work) that its composite times while the network has a
   // LayerTimer (core/profile.hpp): `name` is its place under the current scope ("" for the scope
   // itself), `what` the layer's name. Returns its index in timed_layers().
-  std::size_t timed_layer(std::string_view name, std::string what) {
-    std::string path = prefix_;
-    path += name;
-    if (name.empty() && !path.empty()) path.pop_back();  // the scope itself: no trailing '.'
-    timed_.push_back(TimedLayer{std::move(path), std::move(what)});
-    return timed_.size() - 1;
-  }
+  std::size_t timed_layer(std::string_view name, std::string what);
   // Where composites find the network's timer (null until one is set).
   void layer_timer(LayerTimer* const* slot) { timer_ = slot; }
   LayerTimer* const* layer_timer() const { return timer_; }
@@ -144,13 +139,11 @@ private:
 // Identifies a network's architecture by its name and every parameter's and buffer's name and
 // size: "<architecture>\n" then "parameter <name> <size>\n" per parameter and "buffer <name>
 // <size>\n" per buffer. Checkpoints store a hash of it (io/format.hpp).
-inline std::string architecture_signature(std::string_view architecture, std::span<const Parameter> params,
-                                          std::span<const Buffer> buffers) {
-  std::string s(architecture);
-  s += '\n';
-  for (const auto& p : params) s += "parameter " + p.name + ' ' + std::to_string(p.size) + '\n';
-  for (const auto& b : buffers) s += "buffer " + b.name + ' ' + std::to_string(b.size) + '\n';
-  return s;
-}
+std::string architecture_signature(std::string_view architecture, std::span<const Parameter> params,
+                                          std::span<const Buffer> buffers);
 
 }  // namespace ctnn
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/parameter.ipp"
+#endif

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 
 namespace ctnn::io::detail {
@@ -14,23 +15,10 @@ namespace ctnn::io::detail {
 // outside printable ASCII become \xNN and a backslash \\, so that a corrupt file cannot cut a
 // message short (a NUL), split it (a newline) or send escape sequences to a terminal; at most 200
 // bytes are shown.
-inline std::string printable(std::string_view s) {
-  constexpr std::size_t shown = 200;
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < shown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char b[5];
-      std::snprintf(b, sizeof b, "\\x%02x", static_cast<unsigned>(c));
-      out += b;
-    }
-  }
-  if (s.size() > shown) out += ctnn::detail::cat("... (", s.size(), " bytes)");
-  return out;
-}
+std::string printable(std::string_view s);
 
 }  // namespace ctnn::io::detail
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/printable.ipp"
+#endif

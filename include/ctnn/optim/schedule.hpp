@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../core/error.hpp"
 
 namespace ctnn::schedule {
@@ -175,15 +176,10 @@ inline const std::vector<std::string>& names() {
   return n;
 }
 
-inline std::function<float(std::size_t)> by_name(const std::string& name, float lr, std::size_t total) {
-  if (name == "cosine") return Cosine{lr, total};
-  if (name == "multistep") return MultiStep{lr, {total / 2, total * 3 / 4}, 0.1f};
-  if (name == "onecycle") return OneCycle{lr, total};
-  if (name == "constant") {
-    detail::check_lr("ctnn::schedule::by_name", "lr", lr);
-    return [lr](std::size_t) { return lr; };
-  }
-  ctnn::detail::fail("ctnn::schedule::by_name: unknown schedule '", name, "': expected cosine, multistep, onecycle or constant");
-}
+std::function<float(std::size_t)> by_name(const std::string& name, float lr, std::size_t total);
 
 }  // namespace ctnn::schedule
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/schedule.ipp"
+#endif

@@ -52,6 +52,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/config.hpp"
 #include "../core/device.hpp"
 #include "../core/error.hpp"
 #include "../core/init.hpp"
@@ -126,25 +127,8 @@ std::string first_non_finite(const char* kind, const List& list, std::vector<flo
   return {};
 }
 
-inline void check_settings(const std::string& path, const std::map<std::string, std::string>& now,
-                           const std::map<std::string, std::string>& notes) {
-  std::map<std::string, std::string> saved;
-  for (const auto& [k, v] : notes)
-    if (k.rfind(setting_prefix, 0) == 0) saved[k.substr(std::string(setting_prefix).size())] = v;
-  for (const auto& [k, v] : now) {
-    const auto it = saved.find(k);
-    if (it == saved.end())
-      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': it does not record the setting '", k,
-                         "' (this run: '", v, "'); allow different settings to resume anyway");
-    if (it->second != v)
-      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': the setting '", k, "' is '", it->second,
-                         "' there but '", v, "' in this run; allow different settings to resume anyway");
-  }
-  for (const auto& [k, v] : saved)
-    if (!now.count(k))
-      ctnn::detail::fail("ctnn::train::fit: cannot resume from '", path, "': it records the setting '", k, "' ('", v,
-                         "'), which this run does not have; allow different settings to resume anyway");
-}
+void check_settings(const std::string& path, const std::map<std::string, std::string>& now,
+                           const std::map<std::string, std::string>& notes);
 
 }  // namespace detail
 
@@ -445,3 +429,7 @@ FitResult fit(Net& net, Opt& optimizer, data::Loader<typename Net::input_shape>&
 }
 
 }  // namespace ctnn::train
+
+#if CTNN_HEADER_DEFINITIONS
+#include "impl/fit.ipp"
+#endif

@@ -185,7 +185,8 @@ CTNN_INLINE Conv2d::Conv2d(const Geometry2d& g, std::size_t max_batch, ConvAlgor
   reserve_gemm(needs, workers_);
 }
 
-CTNN_INLINE void Conv2d::backward(const float* x, const float* w, const float* dy, float* dx, float* dw, std::size_t batch) {
+CTNN_INLINE void Conv2d::backward(const float* x, const float* w, const float* dy, float* dx, float* dw,
+                                  std::size_t batch) {
   if (winograd_) {
     if (dw) winograd_->backward_filter(x, dy, dw, batch);
     if (dx) winograd_->backward_data(w, dy, dx, batch);
@@ -242,7 +243,8 @@ CTNN_INLINE void Conv2d::backward(const float* x, const float* w, const float* d
   });
 }
 
-CTNN_INLINE void Conv2d::run_forward(const float* x, const float* w, float* y, std::size_t batch, const ChannelAffine* affine) {
+CTNN_INLINE void Conv2d::run_forward(const float* x, const float* w, float* y, std::size_t batch,
+                                     const ChannelAffine* affine) {
   if (winograd_) {
     winograd_->forward(x, w, y, batch, affine);
     return;
