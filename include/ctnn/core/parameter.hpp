@@ -140,7 +140,7 @@ private:
 // size: "<architecture>\n" then "parameter <name> <size>\n" per parameter and "buffer <name>
 // <size>\n" per buffer. Checkpoints store a hash of it (io/format.hpp).
 std::string architecture_signature(std::string_view architecture, std::span<const Parameter> params,
-                                          std::span<const Buffer> buffers);
+                                   std::span<const Buffer> buffers);
 
 }  // namespace ctnn
 

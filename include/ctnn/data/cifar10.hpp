@@ -116,7 +116,7 @@ private:
 // Writes images [first, first + count) of `dataset` to `path` in the CIFAR-10 binary format (1 label
 // byte + 3,072 CHW pixel bytes per record). count = npos: to the end. Labels must be 0..255.
 void write_cifar_binary(const std::filesystem::path& path, const CifarDataset& dataset, std::size_t first = 0,
-                               std::size_t count = static_cast<std::size_t>(-1));
+                        std::size_t count = static_cast<std::size_t>(-1));
 
 }  // namespace ctnn::data
 

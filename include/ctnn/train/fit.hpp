@@ -128,7 +128,7 @@ std::string first_non_finite(const char* kind, const List& list, std::vector<flo
 }
 
 void check_settings(const std::string& path, const std::map<std::string, std::string>& now,
-                           const std::map<std::string, std::string>& notes);
+                    const std::map<std::string, std::string>& notes);
 
 }  // namespace detail
 

@@ -11,5 +11,4 @@ CTNN_INLINE std::string cat_pieces(std::initializer_list<MessagePiece> pieces) {
   return out.str();
 }
 
-
 }  // namespace ctnn::detail

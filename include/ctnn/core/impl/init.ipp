@@ -19,5 +19,4 @@ CTNN_INLINE std::vector<Parameter> freeze(std::span<const Parameter> params, con
   return out;
 }
 
-
 }  // namespace ctnn

@@ -22,5 +22,4 @@ CTNN_INLINE std::size_t Collector::timed_layer(std::string_view name, std::strin
   return timed_.size() - 1;
 }
 
-
 }  // namespace ctnn

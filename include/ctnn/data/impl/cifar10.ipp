@@ -214,5 +214,4 @@ CTNN_INLINE void write_cifar_binary(const std::filesystem::path& path, const Cif
   if (!out) ctnn::detail::fail("ctnn::data::write_cifar_binary: writing ", bytes.size(), " bytes to '", name, "' failed");
 }
 
-
 }  // namespace ctnn::data

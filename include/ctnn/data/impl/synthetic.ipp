@@ -79,5 +79,4 @@ CTNN_INLINE CifarDataset synthetic_cifar(std::size_t n, std::uint64_t seed) {
   return d;
 }
 
-
 }  // namespace ctnn::data

@@ -152,5 +152,4 @@ CTNN_INLINE void Cursor::fail_need(std::uint64_t n, const std::string& what) con
                      pos_, ") runs past the end of section '", section_, "' at byte offset ", end_);
 }
 
-
 }  // namespace ctnn::io::detail

@@ -154,5 +154,4 @@ CTNN_INLINE void AtomicFileWriter::write_all(const unsigned char* p, std::size_t
   }
 }
 
-
 }  // namespace ctnn::io

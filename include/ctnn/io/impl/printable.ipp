@@ -24,5 +24,4 @@ CTNN_INLINE std::string printable(std::string_view s) {
   return out;
 }
 
-
 }  // namespace ctnn::io::detail

@@ -16,5 +16,4 @@ CTNN_INLINE std::function<float(std::size_t)> by_name(const std::string& name, f
   ctnn::detail::fail("ctnn::schedule::by_name: unknown schedule '", name, "': expected cosine, multistep, onecycle or constant");
 }
 
-
 }  // namespace ctnn::schedule

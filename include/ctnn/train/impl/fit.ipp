@@ -25,5 +25,4 @@ CTNN_INLINE void check_settings(const std::string& path, const std::map<std::str
                          "'), which this run does not have; allow different settings to resume anyway");
 }
 
-
 }  // namespace ctnn::train::detail

@@ -62,5 +62,4 @@ CTNN_INLINE void HistoryFile::write() {
   file.commit();
 }
 
-
 }  // namespace ctnn::train

@@ -45,5 +45,4 @@ CTNN_INLINE void Progress::update(std::size_t done, std::size_t images, double l
   last_print_ = now;
 }
 
-
 }  // namespace ctnn::train

@@ -118,5 +118,4 @@ CTNN_INLINE void BatchNorm::apply(const float* x, float* y, std::size_t batch) {
   detail::assign_planes(y, batch * C_, C_, HW_, output_of(X));
 }
 
-
 }  // namespace ctnn::backend::cpu

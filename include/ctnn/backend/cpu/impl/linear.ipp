@@ -47,5 +47,4 @@ CTNN_INLINE void Linear::backward(const float* x, const float* w, const float* d
   });
 }
 
-
 }  // namespace ctnn::backend::cpu

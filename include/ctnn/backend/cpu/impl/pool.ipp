@@ -87,5 +87,4 @@ CTNN_INLINE void GlobalAvgPool::backward(const float* dy, float* dx, std::size_t
   }
 }
 
-
 }  // namespace ctnn::backend::cpu
