@@ -1,6 +1,8 @@
-# ctnn::compiled: ctnn::ctnn with the CPU backend's kernels compiled once, into a static library
-# built in the project that uses it (from one generated source that includes <ctnn/compiled.hpp>),
-# instead of in every translation unit (include/ctnn/core/config.hpp, "separate compilation").
+# ctnn::compiled: ctnn::ctnn with the library's own code (what does not depend on the program's
+# types: the CPU kernels, files, checkpoints, data sets, the training loop's files) compiled once,
+# into a static library built in the project that uses it (from one generated source that
+# includes <ctnn/compiled.hpp>), instead of in every translation unit
+# (include/ctnn/core/config.hpp, "separate compilation").
 # Every target that links it is compiled with CTNN_SEPARATE_COMPILATION=1. Used by ctnn's own
 # build and by its installed package (ctnnConfig.cmake); built only when something links it.
 if(NOT TARGET ctnn::compiled)
