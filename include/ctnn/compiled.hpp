@@ -15,18 +15,11 @@
 #endif
 
 // The definitions below are ordinary (non-inline) ones, emitted here once, whatever ctnn headers
-// this file included before.
+// this file included before. Each .ipp includes its header.
 #undef CTNN_INLINE
 #undef CTNN_HEADER_DEFINITIONS
-#define CTNN_COMPILING_LIBRARY 1
 #define CTNN_INLINE
 #define CTNN_HEADER_DEFINITIONS 1
-
-#include "backend/cpu.hpp"
-#include "data.hpp"
-#include "io.hpp"
-#include "optim.hpp"
-#include "train.hpp"
 
 #include "core/impl/error.ipp"
 #include "core/impl/init.ipp"

@@ -15,21 +15,12 @@ namespace two_units {
 // synthetic images with a cosine schedule by name, a history file and a checkpoint in `dir`, loads
 // the checkpoint into a fresh network and returns the sum of its logits on a test batch.
 inline double train_and_reload(const std::filesystem::path& dir) {
-  using Image = ctnn::Shape<3, 16, 16>;
+  using Image = ctnn::Shape<3, 32, 32>;
   using Spec = ctnn::Seq<ctnn::Conv<3, 16, 3, 2>, ctnn::BatchNorm<16>, ctnn::ReLU, ctnn::Conv<16, 16, 3, 1, 1>,
                          ctnn::BatchNorm<16>, ctnn::ReLU, ctnn::GlobalAvgPool, ctnn::Flatten, ctnn::Linear<16, 10>>;
   using Net = ctnn::Network<Spec, Image>;
   std::filesystem::create_directories(dir);
-  ctnn::data::Dataset<Image> set;
-  const ctnn::data::CifarDataset cifar = ctnn::data::synthetic_cifar(48, 7);
-  set.class_names = cifar.class_names;
-  set.labels = cifar.labels;
-  set.images.resize(cifar.labels.size() * Image::size);
-  for (std::size_t i = 0; i < cifar.labels.size(); ++i)  // the top-left 16x16 of each 32x32 image
-    for (std::size_t c = 0; c < 3; ++c)
-      for (std::size_t y = 0; y < 16; ++y)
-        for (std::size_t x = 0; x < 16; ++x)
-          set.images[((i * 3 + c) * 16 + y) * 16 + x] = cifar.images[((i * 3 + c) * 32 + y) * 32 + x];
+  const ctnn::data::CifarDataset set = ctnn::data::synthetic_cifar(48, 7);
   ctnn::data::Loader<Image> loader(set, ctnn::data::LoaderOptions::training(3, 16));
   Net net(16, 5);
   ctnn::SGD<> opt{0.05f, 0.9f, 5e-4f};

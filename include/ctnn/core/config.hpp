@@ -39,15 +39,11 @@
 #ifndef CTNN_SEPARATE_COMPILATION
 #define CTNN_SEPARATE_COMPILATION 0
 #endif
-// CTNN_HEADER_DEFINITIONS: whether a header includes its .ipp (header-only builds, and the
-// compiled unit).
-#if CTNN_SEPARATE_COMPILATION && defined(CTNN_COMPILING_LIBRARY)
-#define CTNN_INLINE
-#define CTNN_HEADER_DEFINITIONS 1
-#elif CTNN_SEPARATE_COMPILATION
+// CTNN_HEADER_DEFINITIONS: whether a header includes its .ipp (header-only builds; the compiled
+// unit sets it again, and CTNN_INLINE to nothing).
 #define CTNN_INLINE inline
+#if CTNN_SEPARATE_COMPILATION
 #define CTNN_HEADER_DEFINITIONS 0
 #else
-#define CTNN_INLINE inline
 #define CTNN_HEADER_DEFINITIONS 1
 #endif
