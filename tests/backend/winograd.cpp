@@ -144,12 +144,18 @@ TEST_CASE("Winograd3x3: which geometries it takes") {
   CHECK(Conv2d::use_winograd({3, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::winograd));
   CHECK_FALSE(Conv2d::use_winograd({64, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::im2col));
   CHECK_FALSE(Conv2d::use_winograd({64, 32, 32, 64, 16, 16, 3, 2, 1}, ConvAlgorithm::winograd));
-  // The tile: F(4x4,3x3) unless the layer has more than 256 x 256 channel pairs (or one is asked for).
+  // The tile: the one with fewer products for the output plane, F(2x2,3x3) on a tie (or the one
+  // asked for).
   using ctnn::backend::cpu::winograd_setting;
   if (winograd_setting() == 1) {
     CHECK(Conv2d::winograd_tile({64, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::automatic) == 4);
     CHECK(Conv2d::winograd_tile({256, 8, 8, 256, 8, 8, 3, 1, 1}, ConvAlgorithm::automatic) == 4);
-    CHECK(Conv2d::winograd_tile({512, 4, 4, 512, 4, 4, 3, 1, 1}, ConvAlgorithm::automatic) == 2);
+    CHECK(Conv2d::winograd_tile({512, 4, 4, 512, 4, 4, 3, 1, 1}, ConvAlgorithm::automatic) == 4);   // 36 against 64
+    CHECK(Conv2d::winograd_tile({64, 7, 7, 64, 7, 7, 3, 1, 1}, ConvAlgorithm::automatic) == 4);     // 144 against 256
+    CHECK(Conv2d::winograd_tile({64, 6, 6, 64, 6, 6, 3, 1, 1}, ConvAlgorithm::automatic) == 2);     // 144 both
+    CHECK(Conv2d::winograd_tile({512, 2, 2, 512, 2, 2, 3, 1, 1}, ConvAlgorithm::automatic) == 2);   // 16 against 36
+    CHECK(Conv2d::winograd_tile({64, 3, 3, 64, 3, 3, 3, 1, 1}, ConvAlgorithm::automatic) == 4);     // 36 against 64
+    CHECK(Conv2d::winograd_tile({64, 12, 5, 64, 12, 5, 3, 1, 1}, ConvAlgorithm::automatic) == 4);   // 216 against 288
   }
   CHECK(Conv2d::winograd_tile({512, 4, 4, 512, 4, 4, 3, 1, 1}, ConvAlgorithm::winograd_4x4) == 4);
   CHECK(Conv2d::winograd_tile({64, 32, 32, 64, 32, 32, 3, 1, 1}, ConvAlgorithm::winograd_2x2) == 2);

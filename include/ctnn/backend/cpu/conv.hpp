@@ -114,7 +114,7 @@ public:
   static bool use_winograd(const Geometry2d& g, ConvAlgorithm algorithm) { return winograd_tile(g, algorithm) != 0; }
 
   // The Winograd tile (2 or 4 outputs a side) a Conv2d of geometry g built with `algorithm` runs,
-  // 0 for im2col. The automatic choice: F(4x4,3x3) wherever ... (see winograd_tile_for).
+  // 0 for im2col. The automatic choice: automatic_tile.
   static std::size_t winograd_tile(const Geometry2d& g, ConvAlgorithm algorithm) {
     if (g.groups != 1 || !Winograd3x3::supports(g)) return 0;
     switch (algorithm) {
@@ -161,12 +161,16 @@ private:
   static void finish(const float* src, const float* y, float* dst, std::size_t n, const ChannelAffine& a,
                      std::size_t channel);
 
-  // The tile that pays for a layer Winograd runs: F(4x4,3x3), but F(2x2,3x3) for layers with
-  // more than 256 x 256 channel pairs, whose transformed filters (36 floats a pair instead of 16)
-  // no longer stay in cache (measured with bench_conv, batch 64, 2 threads: 512->512 at 4x4
-  // takes 19.9 / 46.1 ms forward / backward with F(4x4) and 17.2 / 40.5 with F(2x2); 256->256 at
-  // 8x8 12.3 / 27.9 against 15.9 / 32.8).
-  static std::size_t automatic_tile(const Geometry2d& g) { return g.in_c * g.out_c > 256 * 256 ? 2 : 4; }
+  // The tile that pays for a layer Winograd runs: the one with fewer products for its output
+  // plane, (M + 2)^2 per tile of M x M outputs, partial tiles included (F(4x4,3x3) at 4x4 and
+  // above but 5x5 and 6x6), F(2x2,3x3) on a tie (its transforms are cheaper and its error several
+  // times smaller). Measured with bench_conv, batch 64, 2 threads (bench/RESULTS.md): 512->512 at 4x4
+  // 16.0 / 33.6 ms forward / backward with F(4x4) against 19.6 / 38.7 with F(2x2); 256->256 at 8x8
+  // 13.3 / 26.8 against 18.7 / 39.4.
+  static std::size_t automatic_tile(const Geometry2d& g) {
+    auto products = [&](std::size_t M) { return (g.out_h + M - 1) / M * ((g.out_w + M - 1) / M) * (M + 2) * (M + 2); };
+    return products(4) < products(2) ? 4 : 2;
+  }
 
   // Images per group for this batch (no larger than the workspaces were sized for).
   std::size_t group_size(std::size_t batch) const {

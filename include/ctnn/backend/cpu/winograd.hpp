@@ -78,6 +78,13 @@ constexpr std::size_t kstride(std::size_t n) { return (n + 1023) / 1024 * 1024 +
 // block floats stay in L1).
 inline constexpr std::size_t filter_block = 64;
 
+// A filter transform whose U takes more bytes than this writes it past the caches (streaming
+// stores): the products read it only after the whole transform, when most of it has left the
+// caches anyway, and a cached store would first read every line it writes.
+// (bench_conv, 2 threads, batch 64: 512->512 at 4x4 with F(4x4) 17.1 -> 16.0 ms forward; streaming
+// the 64- and 128-channel layers' U, 0.6 and 2.4 MB, gained nothing.)
+inline constexpr std::size_t streaming_bytes = std::size_t{4} << 20;
+
 // One convolution pass: C input planes of H x W, padding `pad`, O output planes of Ho x Wo, 3x3,
 // in tiles of M x M outputs, and how it is cut into blocks.
 struct Pass {

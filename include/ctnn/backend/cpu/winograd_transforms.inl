@@ -93,6 +93,31 @@ inline void store_whole(float* p, const vreg& v) {
     ((*reinterpret_cast<native*>(p + P * CTNN_ISA_FLOATS) = piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{})), ...);
   }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
 }
+// A whole vector to p past the caches, where p is aligned to the registers (else as store_whole):
+// for results read once, much later, and larger than the caches.
+inline void store_streaming(float* p, const vreg& v) {
+#if CTNN_WINOGRAD_STREAMING
+  if (reinterpret_cast<std::uintptr_t>(p) % (CTNN_ISA_FLOATS * sizeof(float)) == 0) {
+    [&]<std::size_t... P>(std::index_sequence<P...>) {
+#if CTNN_ISA_FLOATS == 16
+      (_mm512_stream_ps(p + P * 16, (__m512)piece<P>(v, std::make_index_sequence<16>{})), ...);
+#elif CTNN_ISA_FLOATS == 8
+      (_mm256_stream_ps(p + P * 8, (__m256)piece<P>(v, std::make_index_sequence<8>{})), ...);
+#else
+      (_mm_stream_ps(p + P * 4, (__m128)piece<P>(v, std::make_index_sequence<4>{})), ...);
+#endif
+    }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
+    return;
+  }
+#endif
+  store_whole(p, v);
+}
+// Orders streaming stores before what follows (another thread reads their results).
+inline void streaming_done() {
+#if CTNN_WINOGRAD_STREAMING
+  _mm_sfence();
+#endif
+}
 #else
 inline void transpose8(v8* r) {  // (not called: register_transpose is false)
   for (std::size_t i = 0; i < 8; ++i)
@@ -103,6 +128,8 @@ inline void transpose8(v8* r) {  // (not called: register_transpose is false)
     }
 }
 inline void store_whole(float* p, const vreg& v) { *reinterpret_cast<vec*>(p) = v; }
+inline void store_streaming(float* p, const vreg& v) { store_whole(p, v); }
+inline void streaming_done() {}
 #endif
 
 // buf[vector(e) * lanes + l] = src[l * stride + e] for elements e < n of `count` images' planes.
@@ -383,58 +410,82 @@ void gradient_transform(const Pass& ps, const float* dy, std::size_t stride, std
     }
 }
 
+// v = the first n floats at p, the other lanes zero: a load that stops at the end of a caller's
+// range (another thread may be writing past it).
+inline void load_first(vreg& v, const float* p, std::size_t n) {
+  if (n == lanes) {
+    v = load(p);
+    return;
+  }
+  v = vreg{};
+  for (std::size_t l = 0; l < n; ++l) v[l] = p[l];
+}
+
 // u[k * ks + n] = (G w_n G^T)[k] for the 3x3 filters w_n = w[9n .. 9n+8], n < count, or for the
 // filters turned by 180 degrees when `turned` (backward data convolves with them). tmp: 9 *
-// filter_block floats.
+// filter_block floats. A block of filters is first transposed into tmp (tap-major), then
+// transformed `lanes` filters at a time, one per lane.
 template <std::size_t M>
 void filter_transform(const float* w, std::size_t count, bool turned, float* __restrict u, std::size_t ks,
                       float* __restrict tmp) {
   constexpr std::size_t N = Tile<M>::N, B = filter_block;
+  const bool stream = N * N * ks * sizeof(float) > streaming_bytes;
+  static_assert(B % lanes == 0, "a block of filters is whole vectors");
   for (std::size_t n0 = 0; n0 < count; n0 += B) {
-    const std::size_t nb = std::min(B, count - n0);
+    const std::size_t nb = std::min(B, count - n0), padded = (nb + lanes - 1) / lanes * lanes;
     const float* wb = w + n0 * 9;
-    for (std::size_t i = 0; i < nb; ++i)
-      for (std::size_t q = 0; q < 9; ++q) tmp[q * B + i] = wb[i * 9 + (turned ? 8 - q : q)];
+    for (std::size_t q = 0; q < 9; ++q) {
+      const std::size_t from = turned ? 8 - q : q;
+      for (std::size_t i = 0; i < nb; ++i) tmp[q * B + i] = wb[i * 9 + from];
+      for (std::size_t i = nb; i < padded; ++i) tmp[q * B + i] = 0.f;
+    }
     float* ub = u + n0;
-#pragma omp simd
-    for (std::size_t i = 0; i < nb; ++i) {
+    for (std::size_t i = 0; i < nb; i += lanes) {
+      const std::size_t n = std::min(lanes, nb - i);
       // G g down each of the 3 columns, then G along each of the N rows.
-      float t[3][N];
+      vreg t[3][N];
       for (std::size_t s = 0; s < 3; ++s) {
-        const float g[3] = {tmp[s * B + i], tmp[(3 + s) * B + i], tmp[(6 + s) * B + i]};
+        const vreg g[3] = {load(tmp + s * B + i), load(tmp + (3 + s) * B + i), load(tmp + (6 + s) * B + i)};
         Tile<M>::filter(g, t[s]);
       }
       for (std::size_t r = 0; r < N; ++r) {
-        const float g[3] = {t[0][r], t[1][r], t[2][r]};
-        float o[N];
+        const vreg g[3] = {t[0][r], t[1][r], t[2][r]};
+        vreg o[N];
         Tile<M>::filter(g, o);
-        for (std::size_t c = 0; c < N; ++c) ub[(N * r + c) * ks + i] = o[c];
+        for (std::size_t c = 0; c < N; ++c) {
+          if (stream && n == lanes)
+            store_streaming(ub + (N * r + c) * ks + i, o[c]);
+          else
+            store(ub + (N * r + c) * ks + i, o[c], n);
+        }
       }
     }
   }
+  if (stream) streaming_done();
 }
 
-// dw[9n .. 9n+8] += G^T m_n G for n < count, where m_n[k] = m[k * ks + n]. tmp: 9 * filter_block floats.
+// dw[9n .. 9n+8] += G^T m_n G for n < count, where m_n[k] = m[k * ks + n]. tmp: 9 * filter_block
+// floats. `lanes` filters at a time, one per lane, into tmp (tap-major), then added to dw.
 template <std::size_t M>
 void filter_gradient_transform(const float* m, std::size_t ks, std::size_t count, float* dw, float* __restrict tmp) {
   constexpr std::size_t N = Tile<M>::N, B = filter_block;
   for (std::size_t n0 = 0; n0 < count; n0 += B) {
     const std::size_t nb = std::min(B, count - n0);
     const float* mb = m + n0;
-#pragma omp simd
-    for (std::size_t i = 0; i < nb; ++i) {
+    for (std::size_t i = 0; i < nb; i += lanes) {
+      const std::size_t n = std::min(lanes, nb - i);
       // G^T down each of the N columns, then G^T along each of the 3 rows.
-      float t[N][3];
+      vreg t[N][3];
       for (std::size_t c = 0; c < N; ++c) {
-        float col[N];
-        for (std::size_t a = 0; a < N; ++a) col[a] = mb[(N * a + c) * ks + i];
+        vreg col[N];
+        for (std::size_t a = 0; a < N; ++a) load_first(col[a], mb + (N * a + c) * ks + i, n);
         Tile<M>::filter_gradient(col, t[c]);
       }
       for (std::size_t r = 0; r < 3; ++r) {
-        float row[N], o[3];
+        vreg row[N], o[3];
         for (std::size_t c = 0; c < N; ++c) row[c] = t[c][r];
         Tile<M>::filter_gradient(row, o);
-        for (std::size_t c = 0; c < 3; ++c) tmp[(3 * r + c) * B + i] = o[c];
+        for (std::size_t c = 0; c < 3; ++c) store_whole(tmp + (3 * r + c) * B + i, o[c]);
       }
     }
     float* db = dw + n0 * 9;

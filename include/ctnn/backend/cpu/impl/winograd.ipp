@@ -16,6 +16,12 @@ namespace winograd {
 #else
 #define CTNN_WINOGRAD_SHUFFLES 1
 #endif
+#if CTNN_ISA_DISPATCH && CTNN_WINOGRAD_SHUFFLES
+#include <immintrin.h>  // streaming stores (winograd_transforms.inl)
+#define CTNN_WINOGRAD_STREAMING 1
+#else
+#define CTNN_WINOGRAD_STREAMING 0
+#endif
 #define CTNN_ISA_KERNELS "winograd_transforms.inl"  // found beside for_each_isa.hpp
 #include "../for_each_isa.hpp"
 
