@@ -5,9 +5,11 @@
 // columns that lie inside a wider matrix (ld > Ho * Wo) and a scratch buffer of exactly the size
 // PhasePlanes asks for, fenced by canaries.
 #include <ctnn/backend/cpu.hpp>
+#include <ctnn/core/random.hpp>
 #include <doctest/doctest.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -101,7 +103,47 @@ TEST_CASE("im2col and col2im match their definitions, split into phase planes or
   // Both ways ran, the split one on strides 2 and 3.
   CHECK(split > 150);
   CHECK(in_place > 2000);
-  CHECK(cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 3, 2, 1}).split);    // a stride-2 3x3 layer at 28x28
-  CHECK(!cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 1, 2, 0}).split);   // its 1x1 projection
-  CHECK(!cpu::PhasePlanes(Geometry2d{256, 8, 8, 512, 4, 4, 3, 2, 1}).split);     // output rows of 4
+  CHECK(cpu::PhasePlanes(Geometry2d{16, 27, 27, 32, 14, 14, 3, 2, 1}).split);    // a stride-2 3x3 layer at 27x27
+  CHECK(!cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 1, 2, 0}).split);   // a 1x1 projection
+  CHECK(!cpu::PhasePlanes(Geometry2d{256, 9, 9, 512, 5, 5, 3, 2, 1}).split);     // output rows of 5
+  // Even sizes, 3x3, stride 2, padding 1 (ResNet's) take their own path, without phase planes.
+  CHECK(cpu::detail::even_3x3_stride2(Geometry2d{16, 28, 28, 32, 14, 14, 3, 2, 1}));
+  CHECK(cpu::detail::even_3x3_stride2(Geometry2d{256, 8, 8, 512, 4, 4, 3, 2, 1}));
+  CHECK(!cpu::PhasePlanes(Geometry2d{16, 28, 28, 32, 14, 14, 3, 2, 1}).split);
+  CHECK(!cpu::detail::even_3x3_stride2(Geometry2d{16, 27, 27, 32, 14, 14, 3, 2, 1}));
+  CHECK(!cpu::detail::even_3x3_stride2(Geometry2d{16, 28, 28, 32, 13, 13, 3, 2, 0}));
+}
+
+TEST_CASE("col2im sums each value's taps in one order on every path: kh, then kw, from zero") {
+  // With values whose sums round (not small integers), the order of the additions shows in the
+  // bits: every path (phase planes, in place, and the 3x3 stride-2 path of even sizes) must give
+  // exactly the sum taken tap by tap in (kh, kw) order, as the general loop adds them.
+  ctnn::Rng rng(17);
+  int even_path = 0;
+  for (std::size_t H : {2, 4, 7, 8, 14, 16})
+    for (std::size_t W : {2, 6, 9, 14, 16}) {
+      const std::size_t Ho = (H + 2 - 3) / 2 + 1, Wo = (W + 2 - 3) / 2 + 1;
+      const Geometry2d g{3, H, W, 4, Ho, Wo, 3, 2, 1};
+      CAPTURE(H);
+      CAPTURE(W);
+      even_path += cpu::detail::even_3x3_stride2(g);
+      const std::size_t P = g.out_plane(), ld = P + 5;
+      std::vector<float> col(g.patch() * ld), scratch(cpu::PhasePlanes(g).scratch() + 1, canary);
+      for (std::size_t i = 0; i < col.size(); ++i) col[i] = rng.uniform(-1, 1) / 3.f * (i % 3 ? 1.f : 37.f);  // full mantissas
+      std::vector<float> want(g.in_size(), 0.f), dx(g.in_size(), canary);
+      for (std::size_t c = 0; c < g.in_c; ++c)
+        for (std::size_t kh = 0; kh < 3; ++kh)
+          for (std::size_t kw = 0; kw < 3; ++kw)
+            for (std::size_t oh = 0; oh < Ho; ++oh)
+              for (std::size_t ow = 0; ow < Wo; ++ow) {
+                std::size_t i = 0;
+                if (source(g, c, kh, kw, oh, ow, i)) want[i] += col[((c * 3 + kh) * 3 + kw) * ld + oh * Wo + ow];
+              }
+      cpu::col2im(g, col.data(), ld, dx.data(), scratch.data());
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < dx.size(); ++i) differ += std::memcmp(&dx[i], &want[i], sizeof(float)) != 0;
+      CHECK(differ == 0);
+      CHECK(scratch.back() == canary);
+    }
+  CHECK(even_path == 5 * 4);  // the even heights times the even widths
 }

@@ -89,10 +89,81 @@ inline void merge_phases(const Geometry2d& g, const PhasePlanes& ph, const float
   }
 }
 
+// im2col for detail::even_3x3_stride2 (conv.hpp), one pass per input row: output row oh of taps
+// (kh, 0..2) comes from input row 2 oh - 1 + kh, tap kw = 1 from its even columns, kw = 2 from its
+// odd ones and kw = 0 from the odd ones one place on (x[2 ow - 1], 0 at ow = 0).
+inline void im2col_3x3_stride2(const Geometry2d& g, const float* x, float* col, std::size_t ld) {
+  const std::size_t Ho = g.out_h, Wo = g.out_w, W = g.in_w;
+  for (std::size_t c = 0; c < g.in_c; ++c) {
+    const float* xc = x + c * g.in_plane();
+    for (std::size_t kh = 0; kh < 3; ++kh) {
+      float* rows = col + (c * 9 + kh * 3) * ld;
+      for (std::size_t oh = 0; oh < Ho; ++oh) {
+        float* __restrict t0 = rows + oh * Wo;
+        float* __restrict t1 = t0 + ld;
+        float* __restrict t2 = t1 + ld;
+        if (oh == 0 && kh == 0) {  // input row -1: padding
+          for (std::size_t ow = 0; ow < Wo; ++ow) t0[ow] = t1[ow] = t2[ow] = 0.f;
+          continue;
+        }
+        const float* __restrict in = xc + (2 * oh + kh - 1) * W;
+        for (std::size_t ow = 0; ow < Wo; ++ow) {
+          t1[ow] = in[2 * ow];
+          t2[ow] = in[2 * ow + 1];
+        }
+        t0[0] = 0.f;
+        for (std::size_t ow = 1; ow < Wo; ++ow) t0[ow] = in[2 * ow - 1];
+      }
+    }
+  }
+}
+
+// Its adjoint, one pass per input row: row 2m gets taps (1, *) of output row m; row 2m + 1 taps
+// (0, *) of output row m + 1 (below the last row: none) and (2, *) of row m. Each value is the sum
+// of its taps in the general path's order (kh, then kw, from 0.f), so both give the same bits.
+inline void col2im_3x3_stride2(const Geometry2d& g, const float* col, std::size_t ld, float* x) {
+  const std::size_t Ho = g.out_h, Wo = g.out_w, W = g.in_w, last = Wo - 1;
+  for (std::size_t c = 0; c < g.in_c; ++c) {
+    float* xc = x + c * g.in_plane();
+    auto tap = [&](std::size_t kh, std::size_t kw, std::size_t oh) { return col + (c * 9 + kh * 3 + kw) * ld + oh * Wo; };
+    for (std::size_t m = 0; m < Ho; ++m) {
+      {  // row 2m
+        float* __restrict out = xc + 2 * m * W;
+        const float *a = tap(1, 0, m), *b = tap(1, 1, m), *d = tap(1, 2, m);
+        for (std::size_t ow = 0; ow < last; ++ow) {
+          out[2 * ow] = 0.f + b[ow];
+          out[2 * ow + 1] = (0.f + a[ow + 1]) + d[ow];
+        }
+        out[2 * last] = 0.f + b[last];
+        out[2 * last + 1] = 0.f + d[last];
+      }
+      float* __restrict out = xc + (2 * m + 1) * W;  // row 2m + 1
+      const float *a2 = tap(2, 0, m), *b2 = tap(2, 1, m), *d2 = tap(2, 2, m);
+      if (m + 1 < Ho) {
+        const float *a0 = tap(0, 0, m + 1), *b0 = tap(0, 1, m + 1), *d0 = tap(0, 2, m + 1);
+        for (std::size_t ow = 0; ow < last; ++ow) {
+          out[2 * ow] = (0.f + b0[ow]) + b2[ow];
+          out[2 * ow + 1] = (((0.f + a0[ow + 1]) + d0[ow]) + a2[ow + 1]) + d2[ow];
+        }
+        out[2 * last] = (0.f + b0[last]) + b2[last];
+        out[2 * last + 1] = (0.f + d0[last]) + d2[last];
+      } else {
+        for (std::size_t ow = 0; ow < last; ++ow) {
+          out[2 * ow] = 0.f + b2[ow];
+          out[2 * ow + 1] = (0.f + a2[ow + 1]) + d2[ow];
+        }
+        out[2 * last] = 0.f + b2[last];
+        out[2 * last + 1] = 0.f + d2[last];
+      }
+    }
+  }
+}
+
 }  // namespace detail
 
 
 CTNN_INLINE void im2col(const Geometry2d& g, const float* x, float* col, std::size_t ld, float* scratch) {
+  if (detail::even_3x3_stride2(g)) return detail::im2col_3x3_stride2(g, x, col, ld);
   const PhasePlanes ph(g);
   const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h;
   const auto P = static_cast<std::ptrdiff_t>(g.pad), Wo = static_cast<std::ptrdiff_t>(g.out_w);
@@ -126,6 +197,7 @@ CTNN_INLINE void im2col(const Geometry2d& g, const float* x, float* col, std::si
 }
 
 CTNN_INLINE void col2im(const Geometry2d& g, const float* col, std::size_t ld, float* x, float* scratch) {
+  if (detail::even_3x3_stride2(g)) return detail::col2im_3x3_stride2(g, col, ld, x);
   const PhasePlanes ph(g);
   const std::size_t K = g.kernel, S = g.stride, Ho = g.out_h;
   const auto P = static_cast<std::ptrdiff_t>(g.pad), Wo = static_cast<std::ptrdiff_t>(g.out_w);
