@@ -93,19 +93,29 @@ inline void store_whole(float* p, const vreg& v) {
     ((*reinterpret_cast<native*>(p + P * CTNN_ISA_FLOATS) = piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{})), ...);
   }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
 }
+#if CTNN_WINOGRAD_STREAMING
+// One register to p (aligned to it), past the caches.
+template <class R>
+inline void stream_one(float* p, const R& r) {
+#if defined(__clang__)
+  __builtin_nontemporal_store(r, reinterpret_cast<R*>(p));
+#elif CTNN_ISA_FLOATS == 16
+  __builtin_ia32_movntps512(p, r);
+#elif CTNN_ISA_FLOATS == 8
+  __builtin_ia32_movntps256(p, r);
+#else
+  __builtin_ia32_movntps(p, r);
+#endif
+}
+#endif
 // A whole vector to p past the caches, where p is aligned to the registers (else as store_whole):
 // for results read once, much later, and larger than the caches.
 inline void store_streaming(float* p, const vreg& v) {
 #if CTNN_WINOGRAD_STREAMING
   if (reinterpret_cast<std::uintptr_t>(p) % (CTNN_ISA_FLOATS * sizeof(float)) == 0) {
+    typedef float full __attribute__((vector_size(CTNN_ISA_FLOATS * sizeof(float))));  // aligned
     [&]<std::size_t... P>(std::index_sequence<P...>) {
-#if CTNN_ISA_FLOATS == 16
-      (_mm512_stream_ps(p + P * 16, (__m512)piece<P>(v, std::make_index_sequence<16>{})), ...);
-#elif CTNN_ISA_FLOATS == 8
-      (_mm256_stream_ps(p + P * 8, (__m256)piece<P>(v, std::make_index_sequence<8>{})), ...);
-#else
-      (_mm_stream_ps(p + P * 4, (__m128)piece<P>(v, std::make_index_sequence<4>{})), ...);
-#endif
+      (stream_one(p + P * CTNN_ISA_FLOATS, static_cast<full>(piece<P>(v, std::make_index_sequence<CTNN_ISA_FLOATS>{}))), ...);
     }(std::make_index_sequence<lanes / CTNN_ISA_FLOATS>{});
     return;
   }
@@ -115,7 +125,7 @@ inline void store_streaming(float* p, const vreg& v) {
 // Orders streaming stores before what follows (another thread reads their results).
 inline void streaming_done() {
 #if CTNN_WINOGRAD_STREAMING
-  _mm_sfence();
+  __builtin_ia32_sfence();
 #endif
 }
 #else
