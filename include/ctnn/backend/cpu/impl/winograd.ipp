@@ -1,6 +1,7 @@
 #pragma once
 // winograd.hpp's definitions (core/config.hpp: separate compilation).
 
+#include <cstdint>
 #include <cstring>
 
 #include "../winograd.hpp"
