@@ -1,7 +1,8 @@
 // im2col and col2im (backend/cpu/conv.hpp) against their definitions, for every geometry of a sweep:
 // heights and widths 1..13, kernels 1..5, strides 1..3, every padding below the kernel. Strided
 // layers whose kernel is larger than the stride and whose output rows hold 8 values or more split
-// each channel into phase planes first; the others read in place: both ways are covered, with
+// each channel into phase planes first; the others read in place; 3x3 stride-2 layers with padding
+// 1 and even sizes take a path of their own (heights 4 and 10 of the sweep): all are covered, with
 // columns that lie inside a wider matrix (ld > Ho * Wo) and a scratch buffer of exactly the size
 // PhasePlanes asks for, fenced by canaries.
 #include <ctnn/backend/cpu.hpp>
