@@ -126,35 +126,31 @@ inline void col2im_3x3_stride2(const Geometry2d& g, const float* col, std::size_
   for (std::size_t c = 0; c < g.in_c; ++c) {
     float* xc = x + c * g.in_plane();
     auto tap = [&](std::size_t kh, std::size_t kw, std::size_t oh) { return col + (c * 9 + kh * 3 + kw) * ld + oh * Wo; };
+    // An input row that one kernel row kh reads, at output row oh.
+    auto one_row = [&](float* __restrict out, std::size_t kh, std::size_t oh) {
+      const float *a = tap(kh, 0, oh), *b = tap(kh, 1, oh), *d = tap(kh, 2, oh);
+      for (std::size_t ow = 0; ow < last; ++ow) {
+        out[2 * ow] = 0.f + b[ow];
+        out[2 * ow + 1] = (0.f + a[ow + 1]) + d[ow];
+      }
+      out[2 * last] = 0.f + b[last];
+      out[2 * last + 1] = 0.f + d[last];
+    };
     for (std::size_t m = 0; m < Ho; ++m) {
-      {  // row 2m
-        float* __restrict out = xc + 2 * m * W;
-        const float *a = tap(1, 0, m), *b = tap(1, 1, m), *d = tap(1, 2, m);
-        for (std::size_t ow = 0; ow < last; ++ow) {
-          out[2 * ow] = 0.f + b[ow];
-          out[2 * ow + 1] = (0.f + a[ow + 1]) + d[ow];
-        }
-        out[2 * last] = 0.f + b[last];
-        out[2 * last + 1] = 0.f + d[last];
+      one_row(xc + 2 * m * W, 1, m);
+      float* __restrict out = xc + (2 * m + 1) * W;
+      if (m + 1 == Ho) {
+        one_row(out, 2, m);
+        continue;
       }
-      float* __restrict out = xc + (2 * m + 1) * W;  // row 2m + 1
+      const float *a0 = tap(0, 0, m + 1), *b0 = tap(0, 1, m + 1), *d0 = tap(0, 2, m + 1);
       const float *a2 = tap(2, 0, m), *b2 = tap(2, 1, m), *d2 = tap(2, 2, m);
-      if (m + 1 < Ho) {
-        const float *a0 = tap(0, 0, m + 1), *b0 = tap(0, 1, m + 1), *d0 = tap(0, 2, m + 1);
-        for (std::size_t ow = 0; ow < last; ++ow) {
-          out[2 * ow] = (0.f + b0[ow]) + b2[ow];
-          out[2 * ow + 1] = (((0.f + a0[ow + 1]) + d0[ow]) + a2[ow + 1]) + d2[ow];
-        }
-        out[2 * last] = (0.f + b0[last]) + b2[last];
-        out[2 * last + 1] = (0.f + d0[last]) + d2[last];
-      } else {
-        for (std::size_t ow = 0; ow < last; ++ow) {
-          out[2 * ow] = 0.f + b2[ow];
-          out[2 * ow + 1] = (0.f + a2[ow + 1]) + d2[ow];
-        }
-        out[2 * last] = 0.f + b2[last];
-        out[2 * last + 1] = 0.f + d2[last];
+      for (std::size_t ow = 0; ow < last; ++ow) {
+        out[2 * ow] = (0.f + b0[ow]) + b2[ow];
+        out[2 * ow + 1] = (((0.f + a0[ow + 1]) + d0[ow]) + a2[ow + 1]) + d2[ow];
       }
+      out[2 * last] = (0.f + b0[last]) + b2[last];
+      out[2 * last + 1] = (0.f + d0[last]) + d2[last];
     }
   }
 }

@@ -130,34 +130,27 @@ CTNN_INLINE void gemm(Trans ta, Trans tb, std::size_t M, std::size_t N, std::siz
                                        ws.a(gemm_kernels::packed_a(M, K)), ws.b(gemm_kernels::packed_b(N, K)));
     return;
   }
-#if CTNN_USE_OPENBLAS
-  if (K > 0) {
-    static std::once_flag single_threaded;
-    std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
-    // OpenBLAS meets beta = 0 with a pass of its own over C before the product, slower than
-    // memset: the small network's training step (bench_profile --net small, 2 threads) took 7%
-    // less with C cleared here and the product accumulated into it.
-    if (beta == 0.f) {
-      if (ldc == N)
-        std::memset(C, 0, M * N * sizeof(float));
-      else
-        for (std::size_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, N * sizeof(float));
-      beta = 1.f;
-    }
-    cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,
-                static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
-                static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
-    return;
-  }
-#endif
+  // beta is applied to C here, and the product then accumulated into it, for every product that
+  // is not ctnn's own kernel's: OpenBLAS meets beta = 0 with a pass of its own over C, slower
+  // than memset (the small network's training step, bench_profile --net small, 2 threads, took 7%
+  // less with C cleared here), and Eigen's kernels only accumulate.
   if (beta == 0.f) {
-    for (std::size_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, N * sizeof(float));
+    if (ldc == N)
+      std::memset(C, 0, M * N * sizeof(float));
+    else
+      for (std::size_t i = 0; i < M; ++i) std::memset(C + i * ldc, 0, N * sizeof(float));
   } else if (beta != 1.f) {
     for (std::size_t i = 0; i < M; ++i)
       for (std::size_t j = 0; j < N; ++j) C[i * ldc + j] *= beta;
   }
   if (K == 0 || alpha == 0.f) return;
-#if !CTNN_USE_OPENBLAS
+#if CTNN_USE_OPENBLAS
+  static std::once_flag single_threaded;
+  std::call_once(single_threaded, [] { openblas_set_num_threads(1); });
+  cblas_sgemm(CblasRowMajor, ta == Trans::yes ? CblasTrans : CblasNoTrans, tb == Trans::yes ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
+              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), 1.f, C, static_cast<blasint>(ldc));
+#else
   using Eigen::ColMajor;
   using Eigen::RowMajor;
   const auto m = static_cast<Eigen::Index>(M), n = static_cast<Eigen::Index>(N), k = static_cast<Eigen::Index>(K);
