@@ -1,4 +1,5 @@
-// Convolution microbenchmarks: every distinct convolution of ResNet-18 on CIFAR-10 (batch 64),
+// Convolution microbenchmarks: every distinct convolution of ResNet-18 on CIFAR-10 (batch 64) and
+// of the small network (bench/small_net.hpp, batch 128; BM_small_conv_*),
 // forward, backward data, backward filter and backward data + filter together, in GFLOP/s
 // (2 * MACs per second), img/s, and of_gemm: the GFLOP/s as a fraction of the rate ctnn's own
 // sgemm (backend/cpu/gemm.hpp) reaches on the convolution's im2col GEMM in the same process.
@@ -41,9 +42,12 @@ using ctnn::backend::Geometry2d;
 using ctnn::backend::cpu::Conv2d;
 using ctnn::backend::cpu::ConvAlgorithm;
 
-constexpr std::size_t batch = 64;
+// ResNet-18's batch here, and BM_winograd_split's; the small network's shapes run at its 128.
+constexpr std::size_t resnet_batch = 64;
 
-// in_c, out_c, size, kernel, stride (pad = kernel / 2), algo
+// in_c, out_c, size, kernel, stride (pad = kernel / 2), algo, batch
+std::size_t batch_of(const benchmark::State& s) { return std::size_t(s.range(6)); }
+
 Geometry2d geometry(const benchmark::State& s) {
   const auto in_c = std::size_t(s.range(0)), out_c = std::size_t(s.range(1)), hw = std::size_t(s.range(2)),
              k = std::size_t(s.range(3)), st = std::size_t(s.range(4));
@@ -61,14 +65,14 @@ ConvAlgorithm algorithm(const benchmark::State& s) {
 }
 
 Conv2d make_conv(benchmark::State& state, const Geometry2d& g) {
-  Conv2d conv(g, batch, algorithm(state));
+  Conv2d conv(g, batch_of(state), algorithm(state));
   state.SetLabel(conv.winograd_tile() == 4 ? "winograd 4x4" : conv.winograd_tile() == 2 ? "winograd 2x2" : "im2col");
   return conv;
 }
 
 struct Buffers {
   std::vector<float> x, w, y, dw, dx;
-  explicit Buffers(const Geometry2d& g)
+  Buffers(const Geometry2d& g, std::size_t batch)
       : x(batch * g.in_size()), w(g.out_c * g.patch()), y(batch * g.out_size()), dw(w.size()), dx(x.size()) {
     ctnn::Rng rng(1);
     for (auto& v : x) v = rng.uniform(-1, 1);
@@ -108,64 +112,68 @@ double gemm_rate(std::size_t M, std::size_t N, std::size_t K) {
 }
 
 // of_gemm's reference for geometry g (see the top of the file).
-double reference_rate(const Geometry2d& g) {
+double reference_rate(const Geometry2d& g, std::size_t batch) {
   const auto T = static_cast<std::size_t>(std::max(1, ctnn::num_threads()));
   const std::size_t columns = std::min<std::size_t>((batch * g.out_plane() + T - 1) / T, 2048);
   return gemm_rate(g.out_c, columns, g.patch());
 }
 
 // `passes` is 2 when one iteration runs backward data and backward filter.
-void set_rate(benchmark::State& state, const Geometry2d& g, double passes = 1) {
+void set_rate(benchmark::State& state, const Geometry2d& g, std::size_t batch, double passes = 1) {
   const double flops = passes * 2.0 * double(batch) * double(g.out_size()) * double(g.patch());
   const double done = flops * double(state.iterations());
   state.counters["GFLOP/s"] = benchmark::Counter(done, benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
   state.counters["img/s"] = benchmark::Counter(double(batch) * double(state.iterations()), benchmark::Counter::kIsRate);
-  state.counters["of_gemm"] = benchmark::Counter(done / reference_rate(g), benchmark::Counter::kIsRate);
+  state.counters["of_gemm"] = benchmark::Counter(done / reference_rate(g, batch), benchmark::Counter::kIsRate);
 }
 
 void BM_conv_forward(benchmark::State& state) {
   const Geometry2d g = geometry(state);
-  Buffers b(g);
+  const std::size_t batch = batch_of(state);
+  Buffers b(g, batch);
   Conv2d conv = make_conv(state, g);
   for (auto _ : state) {
     conv.forward(b.x.data(), b.w.data(), b.y.data(), batch);
     benchmark::DoNotOptimize(b.y.data());
   }
-  set_rate(state, g);
+  set_rate(state, g, batch);
 }
 
 void BM_conv_backward_data(benchmark::State& state) {
   const Geometry2d g = geometry(state);
-  Buffers b(g);
+  const std::size_t batch = batch_of(state);
+  Buffers b(g, batch);
   Conv2d conv = make_conv(state, g);
   for (auto _ : state) {
     conv.backward(b.x.data(), b.w.data(), b.y.data(), b.dx.data(), nullptr, batch);
     benchmark::DoNotOptimize(b.dx.data());
   }
-  set_rate(state, g);
+  set_rate(state, g, batch);
 }
 
 void BM_conv_backward_filter(benchmark::State& state) {
   const Geometry2d g = geometry(state);
-  Buffers b(g);
+  const std::size_t batch = batch_of(state);
+  Buffers b(g, batch);
   Conv2d conv = make_conv(state, g);
   for (auto _ : state) {
     conv.backward(b.x.data(), b.w.data(), b.y.data(), nullptr, b.dw.data(), batch);
     benchmark::DoNotOptimize(b.dw.data());
   }
-  set_rate(state, g);
+  set_rate(state, g, batch);
 }
 
 // Backward data and filter together (what a layer inside the network runs); twice the work.
 void BM_conv_backward(benchmark::State& state) {
   const Geometry2d g = geometry(state);
-  Buffers b(g);
+  const std::size_t batch = batch_of(state);
+  Buffers b(g, batch);
   Conv2d conv = make_conv(state, g);
   for (auto _ : state) {
     conv.backward(b.x.data(), b.w.data(), b.y.data(), b.dx.data(), b.dw.data(), batch);
     benchmark::DoNotOptimize(b.dx.data());
   }
-  set_rate(state, g, 2);
+  set_rate(state, g, batch, 2);
 }
 
 // One Winograd layer's forward, backward data and backward filter, with the threads sharing the
@@ -175,7 +183,8 @@ void BM_winograd_split(benchmark::State& state) {
   const auto c = std::size_t(state.range(0)), hw = std::size_t(state.range(1)), tile = std::size_t(state.range(2));
   const auto split = state.range(3) == 2 ? ctnn::backend::cpu::winograd::Split::matrices : ctnn::backend::cpu::winograd::Split::images;
   const Geometry2d g{c, hw, hw, c, hw, hw, 3, 1, 1};
-  Buffers b(g);
+  const std::size_t batch = resnet_batch;
+  Buffers b(g, batch);
   ctnn::backend::cpu::Winograd3x3 k(g, batch, tile, split);
   for (auto _ : state) {
     k.forward(b.x.data(), b.w.data(), b.y.data(), batch);
@@ -183,29 +192,47 @@ void BM_winograd_split(benchmark::State& state) {
     k.backward_filter(b.x.data(), b.y.data(), b.dw.data(), batch);
     benchmark::DoNotOptimize(b.dw.data());
   }
-  set_rate(state, g, 3);
+  set_rate(state, g, batch, 3);
 }
 
 void resnet18_shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"in", "out", "hw", "k", "s", "algo"});
-  b->Args({3, 64, 32, 3, 1, 1});
-  b->Args({64, 64, 32, 3, 1, 1});
-  b->Args({64, 128, 32, 3, 2, 1});
-  b->Args({64, 128, 32, 1, 2, 1});
-  b->Args({128, 128, 16, 3, 1, 1});
-  b->Args({128, 256, 16, 3, 2, 1});
-  b->Args({128, 256, 16, 1, 2, 1});
-  b->Args({256, 256, 8, 3, 1, 1});
-  b->Args({256, 512, 8, 3, 2, 1});
-  b->Args({256, 512, 8, 1, 2, 1});
-  b->Args({512, 512, 4, 3, 1, 1});
+  constexpr int n = resnet_batch;
+  b->ArgNames({"in", "out", "hw", "k", "s", "algo", "batch"});
+  b->Args({3, 64, 32, 3, 1, 1, n});
+  b->Args({64, 64, 32, 3, 1, 1, n});
+  b->Args({64, 128, 32, 3, 2, 1, n});
+  b->Args({64, 128, 32, 1, 2, 1, n});
+  b->Args({128, 128, 16, 3, 1, 1, n});
+  b->Args({128, 256, 16, 3, 2, 1, n});
+  b->Args({128, 256, 16, 1, 2, 1, n});
+  b->Args({256, 256, 8, 3, 1, 1, n});
+  b->Args({256, 512, 8, 3, 2, 1, n});
+  b->Args({256, 512, 8, 1, 2, 1, n});
+  b->Args({512, 512, 4, 3, 1, 1, n});
   // The Winograd layers again with each tile and on im2col, last (compare_pytorch.py picks the
   // first name that matches a shape, i.e. the automatic choice).
   for (const int algo : {2, 4, 0}) {
-    b->Args({64, 64, 32, 3, 1, algo});
-    b->Args({128, 128, 16, 3, 1, algo});
-    b->Args({256, 256, 8, 3, 1, algo});
-    b->Args({512, 512, 4, 3, 1, algo});
+    b->Args({64, 64, 32, 3, 1, algo, n});
+    b->Args({128, 128, 16, 3, 1, algo, n});
+    b->Args({256, 256, 8, 3, 1, algo, n});
+    b->Args({512, 512, 4, 3, 1, algo, n});
+  }
+  b->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
+// The small network's convolutions (bench/small_net.hpp) at its batch of 128, the 3x3 stride-1
+// layers with each algorithm.
+void small_net_shapes(benchmark::internal::Benchmark* b) {
+  constexpr int n = 128;
+  b->ArgNames({"in", "out", "hw", "k", "s", "algo", "batch"});
+  b->Args({1, 16, 28, 3, 1, 1, n});
+  b->Args({16, 32, 28, 3, 2, 1, n});
+  b->Args({16, 32, 28, 1, 2, 1, n});
+  b->Args({32, 64, 14, 3, 2, 1, n});
+  b->Args({32, 64, 14, 1, 2, 1, n});
+  for (const int algo : {1, 2, 4, 0}) {
+    b->Args({32, 32, 14, 3, 1, algo, n});
+    b->Args({64, 64, 7, 3, 1, algo, n});
   }
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
@@ -216,6 +243,9 @@ BENCHMARK(BM_conv_forward)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward_data)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward_filter)->Apply(resnet18_shapes);
 BENCHMARK(BM_conv_backward)->Apply(resnet18_shapes);
+BENCHMARK(BM_conv_forward)->Name("BM_small_conv_forward")->Apply(small_net_shapes);
+BENCHMARK(BM_conv_backward_data)->Name("BM_small_conv_backward_data")->Apply(small_net_shapes);
+BENCHMARK(BM_conv_backward_filter)->Name("BM_small_conv_backward_filter")->Apply(small_net_shapes);
 BENCHMARK(BM_winograd_split)
     ->ArgNames({"c", "hw", "tile", "split"})
     ->ArgsProduct({{256}, {8}, {2, 4}, {1, 2}})

@@ -1,11 +1,12 @@
 // Expression templates: assign() of tensor, scalar and per-channel expressions against plain
 // loops; element-wise functions; aliasing (the destination as an operand); the threaded path;
-// sum_per_channel.
+// sum_per_channel; the CPU evaluator's loops on every instruction set this CPU supports.
 #include <ctnn/backend/cpu.hpp>  // the CPU evaluator
 #include <ctnn/expr.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "support/reference.hpp"
@@ -27,6 +28,21 @@ Tensor<Sh> random_tensor(std::size_t batch, std::uint64_t seed, float lo = -2.f,
 
 // Equal up to rounding (the compiler may contract a * b + c into an FMA in one loop, not another).
 bool near(float got, float want) { return std::abs(got - want) <= 1e-6f * std::max(1.f, std::abs(want)); }
+
+// Runs f() once with each instruction set this CPU supports active (backend/cpu/isa.hpp: the
+// evaluator's loops are compiled for each), then restores the active set.
+template <class F>
+void on_every_isa(F&& f) {
+  namespace cpu = backend::cpu;
+  const cpu::Isa saved = cpu::active_isa();
+  for (cpu::Isa isa : {cpu::Isa::baseline, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (static_cast<int>(isa) > static_cast<int>(cpu::detected_isa())) continue;
+    CAPTURE(std::string(cpu::name(isa)));
+    cpu::set_isa(isa);
+    f();
+  }
+  cpu::set_isa(saved);
+}
 
 // Channel of flat element i of a batch of shape Sh.
 template <class Sh>
@@ -166,33 +182,62 @@ TEST_CASE("assign to a raw buffer of a shape, and assign_flat of any length") {
   }
 }
 
-TEST_CASE("plane_sums: one, two and three expressions, every length around their blocks, from any offset") {
+TEST_CASE("plane_sums: one, two and three expressions, every length around their blocks, from any offset, every set") {
   std::vector<float> v(200);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i % 13) * 0.25f - 1.f + float(i) * 1e-3f;
+  const std::vector<float> shift{0.5f};
   const expr::TensorLeaf<float> X{{}, v.data()};
-  for (std::size_t base : {0, 3}) {
-    for (std::size_t n = 0; n <= 70; ++n) {
-      double want = 0, want_square = 0, want_shifted = 0;
-      for (std::size_t j = 0; j < n; ++j) {
-        const double x = v[base + j];
-        want += x;
-        want_square += x * x;
-        want_shifted += x - 0.5;
+  const auto K = expr::channel(shift.data());
+  on_every_isa([&] {
+    for (std::size_t base : {0, 3}) {
+      for (std::size_t n = 0; n <= 70; ++n) {
+        double want = 0, want_square = 0, want_shifted = 0, want_shifted_square = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+          const double x = v[base + j];
+          want += x;
+          want_square += x * x;
+          want_shifted += x - 0.5;
+          want_shifted_square += (x - 0.5) * (x - 0.5);
+        }
+        CAPTURE(base);
+        CAPTURE(n);
+        using backend::cpu::detail::plane_sums;
+        const auto one = plane_sums(base, 0, n, X);
+        REQUIRE(double(one[0]) == doctest::Approx(want).epsilon(1e-5));
+        const auto two = plane_sums(base, 0, n, X - K, expr::square(X - K));  // batch norm's statistics
+        REQUIRE(double(two[0]) == doctest::Approx(want_shifted).epsilon(1e-5));
+        REQUIRE(double(two[1]) == doctest::Approx(want_shifted_square).epsilon(1e-5));
+        const auto three = plane_sums(base, 0, n, X * X, X - 0.5f, X);
+        REQUIRE(double(three[0]) == doctest::Approx(want_square).epsilon(1e-5));
+        REQUIRE(double(three[1]) == doctest::Approx(want_shifted).epsilon(1e-5));
+        REQUIRE(double(three[2]) == doctest::Approx(want).epsilon(1e-5));
       }
-      CAPTURE(base);
-      CAPTURE(n);
-      using backend::cpu::detail::plane_sums;
-      const auto one = plane_sums(base, 0, n, X);  // 16 lanes
-      REQUIRE(double(one[0]) == doctest::Approx(want).epsilon(1e-5));
-      const auto two = plane_sums(base, 0, n, X, X * X);  // 8 lanes each
-      REQUIRE(double(two[0]) == doctest::Approx(want).epsilon(1e-5));
-      REQUIRE(double(two[1]) == doctest::Approx(want_square).epsilon(1e-5));
-      const auto three = plane_sums(base, 0, n, X * X, X - 0.5f, X);  // 5 lanes each
-      REQUIRE(double(three[0]) == doctest::Approx(want_square).epsilon(1e-5));
-      REQUIRE(double(three[1]) == doctest::Approx(want_shifted).epsilon(1e-5));
-      REQUIRE(double(three[2]) == doctest::Approx(want).epsilon(1e-5));
     }
-  }
+  });
+}
+
+TEST_CASE("assign: batch norm's passes on every set, every plane length around a vector, against a loop") {
+  // Planes of 1 to 37 values (remainders of every vector width), 3 channels, 2 images.
+  const std::vector<float> k1{1.5f, -0.25f, 2.f}, k2{0.5f, 1.f, -3.f}, k3{-0.75f, 0.f, 0.125f};
+  on_every_isa([&] {
+    for (std::size_t plane = 1; plane <= 37; ++plane) {
+      CAPTURE(plane);
+      const std::size_t planes = 2 * 3, n = planes * plane;
+      std::vector<float> x(n), dy(n), out(n + 1, 99.f);
+      Rng rng(plane);
+      for (std::size_t i = 0; i < n; ++i) x[i] = rng.uniform(-1, 1), dy[i] = rng.uniform(-1, 1);
+      const expr::TensorLeaf<float> X{{}, x.data()}, DY{{}, dy.data()};
+      const auto K1 = expr::channel(k1.data()), K2 = expr::channel(k2.data()), K3 = expr::channel(k3.data());
+      backend::cpu::detail::assign_planes(out.data(), planes, 3, plane,
+                                          DY * expr::greater(X * K1 + K2, 0.f) * K1 + X * K2 + K3);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::size_t c = i / plane % 3;
+        const float mask = x[i] * k1[c] + k2[c] > 0.f ? 1.f : 0.f;
+        CHECK(near(out[i], dy[i] * mask * k1[c] + x[i] * k2[c] + k3[c]));
+      }
+      CHECK(out[n] == 99.f);  // nothing past the planes
+    }
+  });
 }
 
 TEST_CASE("sum_per_channel against a double loop") {

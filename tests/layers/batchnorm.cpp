@@ -152,6 +152,39 @@ TEST_CASE("BatchNorm on flat features (BatchNorm1d) against the reference") {
   check_batchnorm<5, Shape<5>>(2);  // the smallest batch that trains: unbiased variance divides by 1
 }
 
+TEST_CASE("BatchNorm: the batch variance keeps its digits far from zero and with one image far from the rest") {
+  // The statistics take one pass, shifted by the mean of the first image's plane. Channel 0 has
+  // mean 1e4 and variance about 1/3 (unshifted, sum x^2 - (sum x)^2 / M in float would leave no
+  // digit of it); in channel 1 that first plane lies 1000 away from the others (the largest
+  // cancellation the shift allows); channel 2 is constant.
+  using S = Shape<3, 4, 4>;
+  constexpr std::size_t batch = 8, C = 3, HW = 16;
+  Rng rng(3);
+  layer_t<BatchNorm<C>, S> bn(batch, rng);
+  Tensor<S> x(batch);
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t j = 0; j < HW; ++j) {
+      float* v = x.data() + n * C * HW + j;
+      v[0] = 1e4f + rng.uniform(-1, 1);
+      v[HW] = (n == 0 ? 1000.f : 0.f) + rng.uniform(-1, 1);
+      v[2 * HW] = 7.5f;
+    }
+  const ref::BnGeom g{batch, C, HW};
+  const ref::Vec xd = ref::to_double(x.span()), gamma(C, 1.0), beta(C, 0.0);
+  ref::Vec rm(C, 0.0), rv(C, 1.0);
+  const ref::Vec y = ref::batchnorm_train(g, xd, gamma, beta, rm, rv);
+  // y = (x - mean) * invstd: in channel 0 x and the mean carry float's rounding at 1e4 (1e-3).
+  ref::expect_close(bn.forward(x, Mode::train).span(), y, 1e-4, 2e-3, "forward");
+  for (std::size_t c = 0; c < C; ++c) {
+    CAPTURE(c);
+    // running_var = 0.9 + 0.1 * the unbiased variance: the variance, recovered from it.
+    const double unbiased = ref::channel_var(g, xd, c) * double(g.count()) / double(g.count() - 1);
+    const double got = (double(bn.running_var().data()[c]) - 0.9) / 0.1;
+    CHECK(std::abs(got - unbiased) <= 1e-4 * unbiased + 1e-5);  // (+ running_var's float rounding, / 0.1)
+    CHECK(bn.running_mean().data()[c] == doctest::Approx(rm[c]).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("BatchNorm: training with one value per channel throws ctnn::Error; evaluation works") {
   Rng rng(1);
   layer_t<BatchNorm<4>, Shape<4>> flat(2, rng);
@@ -182,7 +215,7 @@ TEST_CASE("BatchNorm: backward before forward throws ctnn::Error") {
 
 TEST_CASE("BatchNorm::mask_with_relu: its backward is a ReLU's backward followed by the batch norm's, bit for bit") {
   // Half of each channel's values sit on the channel's mean, where the batch-norm output is zero
-  // (channel 0: mean and shift exactly 0) or zero up to rounding (the others): there the mask
+  // (channel 0: mean and offset exactly 0) or zero up to rounding (the others): there the mask
   // recomputed from x must decide as the forward ReLU did.
   using S = Shape<3, 4, 4>;
   const std::size_t batch = 2;

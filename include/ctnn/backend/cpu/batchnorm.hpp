@@ -4,8 +4,8 @@
 // momentum; evaluation uses the running statistics. Each pass is one expression over memory,
 // evaluated by the CPU evaluator's loops (evaluator.hpp).
 //
-// Synchronised (synchronize(sum) with a CrossReplicaSum): the per-channel sums of the two forward
-// passes and of backward are summed over the processes before they are used, so every process
+// Synchronised (synchronize(sum) with a CrossReplicaSum): forward's per-channel shifts and sums and
+// backward's sums are summed over the processes before they are used, so every process
 // normalises by the statistics of the global batch. The parameter gradients stay this process's
 // own share (data-parallel training averages them); only dx uses the global sums.
 
@@ -28,13 +28,14 @@ class BatchNorm {
   // backward tests, one expression so that the two agree bit for bit. (First in the class: backward
   // uses its deduced return type.)
   auto output_of(const expr::TensorLeaf<float>& X) const {
-    return X * expr::channel(scale_.data()) + expr::channel(shift_.data());
+    return X * expr::channel(scale_.data()) + expr::channel(offset_.data());
   }
 
 public:
   BatchNorm(std::size_t channels, std::size_t spatial, std::size_t /*max_batch*/)
-      : C_(channels), HW_(spatial), sums_(channels), sums2_(channels), mean_(channels), invstd_(channels),
-        scale_(channels), shift_(channels), k1_(channels), k2_(channels), k3_(channels), shared_(2 * channels + 1) {}
+      : C_(channels), HW_(spatial), sums_(channels), dsums_(channels), sums2_(channels), mean_(channels),
+        invstd_(channels), scale_(channels), offset_(channels), shift_(channels), k1_(channels), k2_(channels),
+        k3_(channels), shared_(3 * channels + 1) {}
 
   void synchronize(CrossReplicaSum* sum) { sync_ = sum; }
 
@@ -44,7 +45,7 @@ public:
   void forward_eval(const float* x, float* y, const float* gamma, const float* beta, const float* running_mean,
                     const float* running_var, std::size_t batch, float eps);
 
-  // Evaluation as y = x * scale + shift per channel, the coefficients forward_eval uses (for a
+  // Evaluation as y = x * scale + offset per channel, the coefficients forward_eval uses (for a
   // convolution to apply as it writes its output, Mode::inference). Valid until the next call.
   ChannelAffine eval_coefficients(const float* gamma, const float* beta, const float* running_mean,
                                   const float* running_var, float eps);
@@ -52,7 +53,7 @@ public:
   // Gradients for the statistics the forward pass used: the saved batch statistics after
   // forward_train, the running statistics (constants) when `eval` is true. With `relu`, dy is the
   // gradient of a ReLU applied to this layer's output: it passes only where the output,
-  // x * scale + shift recomputed bit for bit as forward wrote it, is positive (the ReLU's backward
+  // x * scale + offset recomputed bit for bit as forward wrote it, is positive (the ReLU's backward
   // folded in, so that nothing needs that output).
   void backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma, float* dbeta,
                 const float* running_mean, const float* running_var, std::size_t batch, float eps, bool eval,
@@ -66,8 +67,8 @@ public:
   // Statistics saved from forward for backward, and per-channel coefficients.
   template <class Plan>
   void plan(Plan& p) const {
-    p.state(sums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + scale_.bytes() + shift_.bytes() +
-            k1_.bytes() + k2_.bytes() + k3_.bytes() + shared_.bytes());
+    p.state(sums_.bytes() + dsums_.bytes() + sums2_.bytes() + mean_.bytes() + invstd_.bytes() + scale_.bytes() +
+            offset_.bytes() + shift_.bytes() + k1_.bytes() + k2_.bytes() + k3_.bytes() + shared_.bytes());
   }
 
 private:
@@ -79,9 +80,12 @@ private:
   void apply(const float* x, float* y, std::size_t batch);
 
   std::size_t C_, HW_;
-  ctnn::detail::Scratch<double> sums_, sums2_;
+  // Per-channel sums: of x, x - shift and (x - shift)^2 in forward_train; of dy and dy * xhat in
+  // backward (sums_ and sums2_).
+  ctnn::detail::Scratch<double> sums_, dsums_, sums2_;
   ctnn::detail::Scratch<float> mean_, invstd_;
-  ctnn::detail::Scratch<float> scale_, shift_;  // y = x * scale + shift, per channel (forward, recompute)
+  ctnn::detail::Scratch<float> scale_, offset_;  // y = x * scale + offset, per channel (forward, recompute)
+  ctnn::detail::Scratch<float> shift_;           // what forward_train's sums subtract, per channel
   ctnn::detail::Scratch<float> k1_, k2_, k3_;   // dx = dy * k1 + x * k2 + k3, per channel (backward)
   ctnn::detail::Scratch<double> shared_;  // what a synchronised pass sends
   CrossReplicaSum* sync_ = nullptr;

@@ -1,7 +1,8 @@
 #pragma once
 // The CPU evaluator of ctnn::expr: one pass over memory per expression, vectorisable inner loops
 // over the contiguous spatial extent of each (sample, channel) plane, planes spread over threads.
-// Registered as expr::evaluator<Cpu>; the CPU kernels use its loops directly.
+// The loops (evaluator_loops.inl) are compiled for each instruction set and run with the active
+// one (isa.hpp). Registered as expr::evaluator<Cpu>; the CPU kernels use its loops directly.
 
 #include <array>
 #include <cstddef>
@@ -11,10 +12,43 @@
 #include "../../core/threading.hpp"
 #include "../../expr/evaluator.hpp"
 #include "../../expr/nodes.hpp"
+#include "isa.hpp"
 
 namespace ctnn::backend::cpu {
 
 namespace detail {
+
+namespace loops {
+#define CTNN_ISA_KERNELS "evaluator_loops.inl"  // found beside for_each_isa.hpp
+#define CTNN_ISA_WITHOUT_FMA
+#include "for_each_isa.hpp"
+}  // namespace loops
+
+// The loops of the active instruction set (AVX2's on AVX-512 CPUs: see CTNN_ISA_WITHOUT_FMA).
+template <class T, class E>
+void assign_plane_range(T* dst, std::size_t begin, std::size_t end, std::size_t channels, std::size_t plane, const E& e) {
+#if CTNN_ISA_DISPATCH
+  switch (active_isa()) {
+    case Isa::avx512:
+    case Isa::avx2: return loops::avx2::assign_planes(dst, begin, end, channels, plane, e);
+    case Isa::baseline: break;
+  }
+#endif
+  loops::baseline::assign_planes(dst, begin, end, channels, plane, e);
+}
+template <class... E>
+std::array<float, sizeof...(E)> plane_sums(std::size_t base, std::size_t c, std::size_t n, const E&... e) {
+  static_assert(sizeof...(E) > 0, "plane_sums: at least one expression");
+  constexpr auto X = std::index_sequence_for<E...>{};
+#if CTNN_ISA_DISPATCH
+  switch (active_isa()) {
+    case Isa::avx512:
+    case Isa::avx2: return loops::avx2::plane_sums(X, base, c, n, e...);
+    case Isa::baseline: break;
+  }
+#endif
+  return loops::baseline::plane_sums(X, base, c, n, e...);
+}
 
 // Below this many elements a thread team costs more than it saves.
 inline constexpr std::size_t parallel_threshold = 1 << 15;
@@ -22,15 +56,7 @@ inline constexpr std::size_t parallel_threshold = 1 << 15;
 // dst[p * plane + j] = e(p * plane + j, p % channels) for p < planes, j < plane.
 template <class T, class E>
 void assign_planes(T* dst, std::size_t planes, std::size_t channels, std::size_t plane_size, const E& e) {
-  auto run = [&](int, std::size_t begin, std::size_t end) {
-    for (std::size_t p = begin; p < end; ++p) {
-      const std::size_t c = p % channels;
-      const std::size_t base = p * plane_size;
-      T* out = dst + base;
-#pragma omp simd
-      for (std::size_t j = 0; j < plane_size; ++j) out[j] = static_cast<T>(e(base + j, c));
-    }
-  };
+  auto run = [&](int, std::size_t begin, std::size_t end) { assign_plane_range(dst, begin, end, channels, plane_size, e); };
   if (planes * plane_size >= parallel_threshold)
     ctnn::detail::parallel_chunks(planes, ctnn::num_threads(), run);
   else
@@ -44,37 +70,6 @@ void assign_flat(T* dst, std::size_t n, const E& e) {
   const std::size_t full = n / block;
   if (full) assign_planes(dst, full, 1, block, e);
   for (std::size_t i = full * block; i < n; ++i) dst[i] = static_cast<T>(e(i, 0));
-}
-
-// The sums of each of e... over e(base + j, c), j in [0, n), in float, in one pass: expressions
-// that read the same tensors read them once. Sixteen independent partial sums, shared among the
-// expressions (eight each for two, which leaves registers for the expressions): one accumulator
-// serialises on the add latency, and GCC 12 leaves an `omp simd reduction` scalar (3.7 GB/s on one
-// core here); the unrolled fixed-width block becomes vector adds for any instruction set (16 GB/s at
-// -O2, 35 GB/s at -O3). Kept out of line: inlined into the OpenMP region, GCC spilled the partial
-// sums to the stack. The totals are added lane by lane for all expressions at once: a loop over
-// the expressions there made GCC keep the partial sums in memory (the sum 15-20% slower).
-template <std::size_t... X, class... E>
-[[gnu::noinline]] std::array<float, sizeof...(E)> plane_sums_of(std::index_sequence<X...>, std::size_t base,
-                                                                std::size_t c, std::size_t n, const E&... e) {
-  constexpr std::size_t count = sizeof...(E), lanes = 16 / count;
-  static_assert(count > 0 && lanes > 0, "plane_sums: one to sixteen expressions");
-  float acc[count * lanes] = {};
-  std::size_t j = 0;
-  for (; j + lanes <= n; j += lanes) {
-#if defined(__GNUC__) && !defined(__CUDACC__)  // GCC and Clang; nvcc's front end does not know it
-#pragma GCC unroll 16
-#endif
-    for (std::size_t k = 0; k < lanes; ++k) ((acc[X * lanes + k] += static_cast<float>(e(base + j + k, c))), ...);
-  }
-  for (std::size_t k = 0; j + k < n; ++k) ((acc[X * lanes + k] += static_cast<float>(e(base + j + k, c))), ...);
-  std::array<float, count> totals{};
-  for (std::size_t k = 0; k < lanes; ++k) ((totals[X] += acc[X * lanes + k]), ...);
-  return totals;
-}
-template <class... E>
-std::array<float, sizeof...(E)> plane_sums(std::size_t base, std::size_t c, std::size_t n, const E&... e) {
-  return plane_sums_of(std::index_sequence_for<E...>{}, base, c, n, e...);
 }
 
 // out[x][c] = sum over n < batch, j < HW of e_x((n * C + c) * HW + j, c), for each expression e_x,

@@ -11,6 +11,13 @@
 // target pragmas apply to every function defined between them). The baseline copy gets the
 // translation unit's own flags, so -march=native makes it as fast as the CPU allows.
 //
+// Define CTNN_ISA_WITHOUT_FMA as well for kernels whose results must not depend on where the
+// compiler contracts a * b + c into one rounding (the evaluator's loops: a batch norm's backward
+// recomputes its forward's output and must get the same bits): their copies are baseline and avx2
+// without FMA, with no avx512 namespace (GCC's AVX-512 always brings FMA); use avx2's there. (A
+// translation unit compiled with FMA, -march=native for one, keeps it in every copy: a target
+// without it could not inline that unit's functions.)
+//
 // The kernel file must not include headers itself (a header first included inside a target
 // region would be compiled for that target only): include what it needs before this header.
 
@@ -28,7 +35,12 @@
 #undef CTNN_ISA_NAMESPACE
 
 #if CTNN_ISA_DISPATCH
-#if defined(__clang__)
+#if defined(CTNN_ISA_WITHOUT_FMA) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#elif defined(CTNN_ISA_WITHOUT_FMA)
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#elif defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #else
 #pragma GCC push_options
@@ -45,6 +57,7 @@
 #pragma GCC pop_options
 #endif
 
+#ifndef CTNN_ISA_WITHOUT_FMA
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
 #else
@@ -62,6 +75,8 @@
 #else
 #pragma GCC pop_options
 #endif
+#endif  // CTNN_ISA_WITHOUT_FMA
 #endif  // CTNN_ISA_DISPATCH
 
 #undef CTNN_ISA_KERNELS
+#undef CTNN_ISA_WITHOUT_FMA

@@ -1,9 +1,10 @@
 #pragma once
 // Runtime CPU dispatch: which instruction set the CPU kernels that ctnn compiles itself run with.
 //
-// Kernels that are worth specialising (the Winograd transforms, see winograd_transforms.inl) are
-// compiled once per instruction set into namespaces baseline, avx2 and avx512 (for_each_isa.hpp),
-// and a layer picks one set when it is constructed, from active_isa(). So a binary built without
+// Kernels that are worth specialising (the Winograd transforms, see winograd_transforms.inl, ctnn's
+// own GEMM kernel, and the evaluator's element-wise loops, evaluator_loops.inl) are compiled once
+// per instruction set into namespaces baseline, avx2 and avx512 (for_each_isa.hpp); a layer picks
+// one set when it is constructed, from active_isa(), and the evaluator at each pass. So a binary built without
 // -march=native (CMake: -DCTNN_NATIVE=OFF) runs on any x86-64 CPU and still uses AVX2+FMA or
 // AVX-512 where the CPU has them. GEMMs go to OpenBLAS, which dispatches on its own.
 //
@@ -77,11 +78,14 @@ inline std::atomic<Isa>& isa_setting() {
 
 }  // namespace detail
 
-// The instruction set CPU layers constructed now will use.
+// The instruction set CPU layers constructed now will use, and the element-wise passes of the CPU
+// evaluator (evaluator.hpp) use from now on.
 inline Isa active_isa() { return detail::isa_setting().load(std::memory_order_relaxed); }
 
-// Selects the instruction set for CPU layers constructed from now on; throws ctnn::Error when
-// the CPU does not support it.
+// Selects the instruction set for CPU layers constructed from now on and for the element-wise
+// passes that follow; throws ctnn::Error when the CPU does not support it. Change it between
+// training steps, not inside one: a batch norm's backward recomputes what its forward wrote, bit
+// for bit only on the same set.
 inline void set_isa(Isa isa) { detail::isa_setting().store(detail::checked_isa(isa, "ctnn::backend::cpu::set_isa"), std::memory_order_relaxed); }
 
 }  // namespace ctnn::backend::cpu

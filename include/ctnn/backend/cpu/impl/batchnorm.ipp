@@ -11,26 +11,50 @@ CTNN_INLINE void BatchNorm::forward_train(const float* x, float* y, const float*
   using namespace expr;
   double M = double(batch * HW_);  // > 1: the layer checks it (layers/batchnorm.hpp)
   const TensorLeaf<float> X{{}, x};
-  detail::sum_planes({sums_.data()}, batch, C_, HW_, X);
-  if (sync_) {  // the sums and the count of every process
-    double* s = shared_.data();
-    std::copy(sums_.data(), sums_.data() + C_, s);
-    s[C_] = M;
+  // One pass for the mean and the variance: the sums of x, of d = x - shift and of d^2, the shift
+  // per channel being the mean of the first image's plane (averaged over the processes when
+  // synchronised, so that their sums add up). The variance is sum d^2 / M - (sum d / M)^2, and
+  // (mean - shift)^2, the part that cancels, is at most the number of planes times the variance
+  // (one plane's mean among them): the variance keeps nearly all of float's digits when the mean
+  // is far from zero (tests/layers/batchnorm.cpp), where sum x^2 - (sum x)^2 / M would lose them.
+  // The mean is sum x / M, which does not depend on the shift: a batch split over processes has
+  // the mean of the whole batch on one, whatever their shifts (tests/dist's synchronised run).
+  float* shift = shift_.data();
+  for (std::size_t c = 0; c < C_; ++c)
+    shift[c] = detail::plane_sums(c * HW_, c, HW_, X)[0] / static_cast<float>(HW_);
+  double* s = shared_.data();
+  if (sync_) {
+    std::copy(shift, shift + C_, s);
+    s[C_] = 1.0;
     sync_->sum(s, C_ + 1);
-    std::copy(s, s + C_, sums_.data());
-    M = s[C_];
+    for (std::size_t c = 0; c < C_; ++c) shift[c] = static_cast<float>(s[c] / s[C_]);
+  }
+  const auto d = X - channel(shift);
+  detail::sum_planes({sums_.data(), dsums_.data(), sums2_.data()}, batch, C_, HW_, X, d, square(d));
+  if (sync_) {  // the sums and the count of every process
+    for (std::size_t c = 0; c < C_; ++c) {
+      s[c] = sums_.data()[c];
+      s[C_ + c] = dsums_.data()[c];
+      s[2 * C_ + c] = sums2_.data()[c];
+    }
+    s[3 * C_] = M;
+    sync_->sum(s, 3 * C_ + 1);
+    for (std::size_t c = 0; c < C_; ++c) {
+      sums_.data()[c] = s[c];
+      dsums_.data()[c] = s[C_ + c];
+      sums2_.data()[c] = s[2 * C_ + c];
+    }
+    M = s[3 * C_];
   }
   count_ = M;
-  for (std::size_t c = 0; c < C_; ++c) mean_.data()[c] = static_cast<float>(sums_.data()[c] / M);
-  // Two passes keep the variance accurate when |mean| >> std.
-  detail::sum_planes({sums2_.data()}, batch, C_, HW_, square(X - channel(mean_.data())));
-  if (sync_) sync_->sum(sums2_.data(), C_);
   for (std::size_t c = 0; c < C_; ++c) {
-    const double var = sums2_.data()[c] / M;
+    const double dm = dsums_.data()[c] / M;
+    const double var = std::max(sums2_.data()[c] / M - dm * dm, 0.0);
     const double inv = 1.0 / std::sqrt(var + double(eps));
+    mean_.data()[c] = static_cast<float>(sums_.data()[c] / M);
     invstd_.data()[c] = static_cast<float>(inv);
     scale_.data()[c] = static_cast<float>(gamma[c] * inv);
-    shift_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);
+    offset_.data()[c] = static_cast<float>(beta[c] - mean_.data()[c] * gamma[c] * inv);
     running_mean[c] = (1.f - momentum) * running_mean[c] + momentum * mean_.data()[c];
     running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * var * M / (M - 1));
   }
@@ -49,9 +73,9 @@ CTNN_INLINE ChannelAffine BatchNorm::eval_coefficients(const float* gamma, const
   for (std::size_t c = 0; c < C_; ++c) {
     const double inv = 1.0 / std::sqrt(double(running_var[c]) + double(eps));
     scale_.data()[c] = static_cast<float>(gamma[c] * inv);
-    shift_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
+    offset_.data()[c] = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * inv);
   }
-  return {scale_.data(), shift_.data(), false};
+  return {scale_.data(), offset_.data(), false};
 }
 
 CTNN_INLINE void BatchNorm::backward(const float* x, const float* dy, float* dx, const float* gamma, float* dgamma,
