@@ -182,7 +182,7 @@ TEST_CASE("assign to a raw buffer of a shape, and assign_flat of any length") {
   }
 }
 
-TEST_CASE("plane_sums: one, two and three expressions, every length around their blocks, from any offset, every set") {
+TEST_CASE("plane_sums: one, two and three expressions, every length around their blocks, from any offset, over several planes, every set") {
   std::vector<float> v(200);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(i % 13) * 0.25f - 1.f + float(i) * 1e-3f;
   const std::vector<float> shift{0.5f};
@@ -211,6 +211,18 @@ TEST_CASE("plane_sums: one, two and three expressions, every length around their
         REQUIRE(double(three[0]) == doctest::Approx(want_square).epsilon(1e-5));
         REQUIRE(double(three[1]) == doctest::Approx(want_shifted).epsilon(1e-5));
         REQUIRE(double(three[2]) == doctest::Approx(want).epsilon(1e-5));
+        if (base == 0) {  // three ranges of n, 65 apart (the planes of one channel), in one call
+          double want3 = 0, want3_square = 0;
+          for (std::size_t p = 0; p < 3; ++p)
+            for (std::size_t j = 0; j < n; ++j) {
+              const double x = v[p * 65 + j];
+              want3 += x;
+              want3_square += (x - 0.5) * (x - 0.5);
+            }
+          const auto planes = plane_sums(0, 65, 3, 0, n, X, expr::square(X - K));
+          REQUIRE(double(planes[0]) == doctest::Approx(want3).epsilon(1e-5));
+          REQUIRE(double(planes[1]) == doctest::Approx(want3_square).epsilon(1e-5));
+        }
       }
     }
   });
@@ -262,4 +274,14 @@ TEST_CASE("sum_per_channel against a double loop") {
   std::vector<double> big(4);
   expr::sum_per_channel<Big>(big.data(), 2, ones);
   for (std::size_t c = 0; c < 4; ++c) CHECK(big[c] == 2.0 * 128 * 64 * value[c]);
+  // Planes of 4 values in a batch of 600: summed in float 256 planes at a time (float_sum_values),
+  // then in double.
+  using Tiny = Shape<3, 2, 2>;
+  auto t = random_tensor<Tiny>(600, 15);
+  std::vector<double> tiny(3);
+  expr::sum_per_channel<Tiny>(tiny.data(), 600, expr::square(t - 1.f));
+  ref::Vec want3(3, 0.0);
+  for (std::size_t i = 0; i < t.size(); ++i)
+    want3[channel_of<Tiny>(i)] += (double(t.data()[i]) - 1) * (double(t.data()[i]) - 1);
+  for (std::size_t c = 0; c < 3; ++c) CHECK(tiny[c] == doctest::Approx(want3[c]).epsilon(1e-6));
 }

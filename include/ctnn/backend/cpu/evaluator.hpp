@@ -4,6 +4,7 @@
 // The loops (evaluator_loops.inl) are compiled for each instruction set and run with the active
 // one (isa.hpp). Registered as expr::evaluator<Cpu>; the CPU kernels use its loops directly.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <utility>
@@ -36,18 +37,26 @@ void assign_plane_range(T* dst, std::size_t begin, std::size_t end, std::size_t 
 #endif
   loops::baseline::assign_planes(dst, begin, end, channels, plane, e);
 }
-template <class... E>
-std::array<float, sizeof...(E)> plane_sums(std::size_t base, std::size_t c, std::size_t n, const E&... e) {
+// The sums of each of e... over e(base + p * stride + j, c), j < n, p < planes, in float: one
+// partial sum per lane for all the planes.
+template <expr::Node... E>
+std::array<float, sizeof...(E)> plane_sums(std::size_t base, std::size_t stride, std::size_t planes, std::size_t c,
+                                           std::size_t n, const E&... e) {
   static_assert(sizeof...(E) > 0, "plane_sums: at least one expression");
   constexpr auto X = std::index_sequence_for<E...>{};
 #if CTNN_ISA_DISPATCH
   switch (active_isa()) {
     case Isa::avx512:
-    case Isa::avx2: return loops::avx2::plane_sums(X, base, c, n, e...);
+    case Isa::avx2: return loops::avx2::plane_sums(X, base, stride, planes, c, n, e...);
     case Isa::baseline: break;
   }
 #endif
-  return loops::baseline::plane_sums(X, base, c, n, e...);
+  return loops::baseline::plane_sums(X, base, stride, planes, c, n, e...);
+}
+// The same over one range, e(base + j, c), j < n.
+template <expr::Node... E>
+std::array<float, sizeof...(E)> plane_sums(std::size_t base, std::size_t c, std::size_t n, const E&... e) {
+  return plane_sums(base, 0, 1, c, n, e...);
 }
 
 // Below this many elements a thread team costs more than it saves.
@@ -72,16 +81,23 @@ void assign_flat(T* dst, std::size_t n, const E& e) {
   for (std::size_t i = full * block; i < n; ++i) dst[i] = static_cast<T>(e(i, 0));
 }
 
+// Values a float partial sum of sum_planes adds at most before it goes into a double: about a
+// 32x32 plane (the planes are summed in float in groups of this many values, or one at a time if
+// larger).
+inline constexpr std::size_t float_sum_values = 1024;
+
 // out[x][c] = sum over n < batch, j < HW of e_x((n * C + c) * HW + j, c), for each expression e_x,
-// in one pass: each plane summed in float (vectorised), planes accumulated in double.
+// in one pass: planes summed in float (vectorised) a group at a time (float_sum_values), the groups
+// accumulated in double.
 template <class... E>
 void sum_planes(const std::array<double*, sizeof...(E)>& out, std::size_t batch, std::size_t C, std::size_t HW,
                 const E&... e) {
+  const std::size_t group = std::max<std::size_t>(1, float_sum_values / std::max<std::size_t>(HW, 1));
   auto run = [&](int, std::size_t c_begin, std::size_t c_end) {
     for (std::size_t c = c_begin; c < c_end; ++c) {
       std::array<double, sizeof...(E)> totals{};
-      for (std::size_t n = 0; n < batch; ++n) {
-        const auto sums = plane_sums((n * C + c) * HW, c, HW, e...);
+      for (std::size_t n = 0; n < batch; n += group) {
+        const auto sums = plane_sums((n * C + c) * HW, C * HW, std::min(group, batch - n), c, HW, e...);
         for (std::size_t x = 0; x < sizeof...(E); ++x) totals[x] += sums[x];
       }
       for (std::size_t x = 0; x < sizeof...(E); ++x) out[x][c] = totals[x];
