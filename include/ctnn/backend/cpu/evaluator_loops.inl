@@ -1,7 +1,7 @@
-// The CPU evaluator's loops (evaluator.hpp), compiled once per instruction set by for_each_isa.hpp
-// into namespace ctnn::backend::cpu::detail::loops::CTNN_ISA_NAMESPACE. The expressions inline
-// into each copy, so an element-wise pass (batch norm, activations, residual adds, optimizer
-// updates) runs on AVX2 or AVX-512 vectors where the CPU has them, in a program built for any
+// The CPU evaluator's loops (evaluator.hpp), compiled by for_each_isa.hpp into namespaces
+// ctnn::backend::cpu::detail::loops::baseline and ::avx2 (without FMA: CTNN_ISA_WITHOUT_FMA). The
+// expressions inline into each copy, so an element-wise pass (batch norm, activations, residual
+// adds, optimizer updates) runs on AVX2 vectors where the CPU has them, in a program built for any
 // x86-64 CPU. No include guard and no includes: evaluator.hpp includes it, after everything it uses.
 
 namespace CTNN_ISA_NAMESPACE {
@@ -23,7 +23,7 @@ void assign_planes(T* dst, std::size_t begin, std::size_t end, std::size_t chann
 // that read the same tensors read them once. Sixteen independent partial sums per expression,
 // kept over all the planes and added up once at the end (per plane, that last step cost more than
 // the sums of a 4x4 plane: batch norm's statistics ran at 1.8 GB/s there against 28 for 32x32),
-// in a loop of 16 steps that `omp simd` vectorises as it stands (one to four vector adds per
+// in a loop of 16 steps that `omp simd` vectorises as it stands (two or four vector adds per
 // expression, by instruction set): one accumulator serialises on the add latency, and GCC 12
 // leaves an `omp simd reduction` scalar (3.7 GB/s on one core here). Unrolled instead (`GCC
 // unroll`), the block vectorised along j for one expression, but for two GCC interleaved the

@@ -1,17 +1,19 @@
 #pragma once
 // Runtime CPU dispatch: which instruction set the CPU kernels that ctnn compiles itself run with.
 //
-// Kernels that are worth specialising (the Winograd transforms, see winograd_transforms.inl, ctnn's
-// own GEMM kernel, and the evaluator's element-wise loops, evaluator_loops.inl) are compiled once
-// per instruction set into namespaces baseline, avx2 and avx512 (for_each_isa.hpp); a layer picks
-// one set when it is constructed, from active_isa(), and the evaluator at each pass. So a binary built without
-// -march=native (CMake: -DCTNN_NATIVE=OFF) runs on any x86-64 CPU and still uses AVX2+FMA or
-// AVX-512 where the CPU has them. GEMMs go to OpenBLAS, which dispatches on its own.
+// Kernels that are worth specialising (the Winograd transforms, see winograd_transforms.inl, and
+// ctnn's own GEMM kernel) are compiled once per instruction set into namespaces baseline, avx2 and
+// avx512 (for_each_isa.hpp), and a layer picks one set when it is constructed, from active_isa();
+// the evaluator's element-wise loops (evaluator_loops.inl) are compiled for baseline and avx2
+// without FMA, and follow active_isa() at each pass. So a binary built without -march=native
+// (CMake: -DCTNN_NATIVE=OFF) runs on any x86-64 CPU and still uses AVX2+FMA or AVX-512 where the
+// CPU has them. GEMMs go to OpenBLAS, which dispatches on its own.
 //
 // active_isa() is the best set this CPU supports, or what the environment variable CTNN_ISA
 // (baseline, avx2 or avx512; read once) asks for: lower sets are for comparing and testing,
 // higher ones than the CPU supports are an error. set_isa() changes it for layers constructed
-// afterwards. Off x86-64, or with compilers other than GCC and Clang, only `baseline` exists.
+// afterwards and for the evaluator's next passes. Off x86-64, or with compilers other than GCC
+// and Clang, only `baseline` exists.
 
 #include <atomic>
 #include <cstdlib>
