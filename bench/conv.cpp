@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <vector>
 
@@ -195,46 +196,36 @@ void BM_winograd_split(benchmark::State& state) {
   set_rate(state, g, batch, 3);
 }
 
-void resnet18_shapes(benchmark::internal::Benchmark* b) {
-  constexpr int n = resnet_batch;
+struct ConvShape {
+  int in, out, hw, k, s;
+};
+
+// Every shape with the automatic algorithm, then the Winograd-able ones again with each tile and
+// on im2col, last (compare_pytorch.py picks the first name that matches a shape, i.e. the
+// automatic choice), all at `batch`.
+void register_shapes(benchmark::internal::Benchmark* b, int batch, std::initializer_list<ConvShape> all,
+                     std::initializer_list<ConvShape> winograd) {
   b->ArgNames({"in", "out", "hw", "k", "s", "algo", "batch"});
-  b->Args({3, 64, 32, 3, 1, 1, n});
-  b->Args({64, 64, 32, 3, 1, 1, n});
-  b->Args({64, 128, 32, 3, 2, 1, n});
-  b->Args({64, 128, 32, 1, 2, 1, n});
-  b->Args({128, 128, 16, 3, 1, 1, n});
-  b->Args({128, 256, 16, 3, 2, 1, n});
-  b->Args({128, 256, 16, 1, 2, 1, n});
-  b->Args({256, 256, 8, 3, 1, 1, n});
-  b->Args({256, 512, 8, 3, 2, 1, n});
-  b->Args({256, 512, 8, 1, 2, 1, n});
-  b->Args({512, 512, 4, 3, 1, 1, n});
-  // The Winograd layers again with each tile and on im2col, last (compare_pytorch.py picks the
-  // first name that matches a shape, i.e. the automatic choice).
-  for (const int algo : {2, 4, 0}) {
-    b->Args({64, 64, 32, 3, 1, algo, n});
-    b->Args({128, 128, 16, 3, 1, algo, n});
-    b->Args({256, 256, 8, 3, 1, algo, n});
-    b->Args({512, 512, 4, 3, 1, algo, n});
-  }
+  for (const ConvShape& x : all) b->Args({x.in, x.out, x.hw, x.k, x.s, 1, batch});
+  for (const int algo : {2, 4, 0})
+    for (const ConvShape& x : winograd) b->Args({x.in, x.out, x.hw, x.k, x.s, algo, batch});
   b->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
-// The small network's convolutions (bench/small_net.hpp) at its batch of 128, the 3x3 stride-1
-// layers with each algorithm.
+void resnet18_shapes(benchmark::internal::Benchmark* b) {
+  register_shapes(b, resnet_batch,
+                  {{3, 64, 32, 3, 1}, {64, 64, 32, 3, 1}, {64, 128, 32, 3, 2}, {64, 128, 32, 1, 2},
+                   {128, 128, 16, 3, 1}, {128, 256, 16, 3, 2}, {128, 256, 16, 1, 2}, {256, 256, 8, 3, 1},
+                   {256, 512, 8, 3, 2}, {256, 512, 8, 1, 2}, {512, 512, 4, 3, 1}},
+                  {{64, 64, 32, 3, 1}, {128, 128, 16, 3, 1}, {256, 256, 8, 3, 1}, {512, 512, 4, 3, 1}});
+}
+
+// The small network's convolutions (bench/small_net.hpp) at its batch of 128.
 void small_net_shapes(benchmark::internal::Benchmark* b) {
-  constexpr int n = 128;
-  b->ArgNames({"in", "out", "hw", "k", "s", "algo", "batch"});
-  b->Args({1, 16, 28, 3, 1, 1, n});
-  b->Args({16, 32, 28, 3, 2, 1, n});
-  b->Args({16, 32, 28, 1, 2, 1, n});
-  b->Args({32, 64, 14, 3, 2, 1, n});
-  b->Args({32, 64, 14, 1, 2, 1, n});
-  for (const int algo : {1, 2, 4, 0}) {
-    b->Args({32, 32, 14, 3, 1, algo, n});
-    b->Args({64, 64, 7, 3, 1, algo, n});
-  }
-  b->Unit(benchmark::kMillisecond)->UseRealTime();
+  register_shapes(b, 128,
+                  {{1, 16, 28, 3, 1}, {16, 32, 28, 3, 2}, {16, 32, 28, 1, 2}, {32, 32, 14, 3, 1},
+                   {32, 64, 14, 3, 2}, {32, 64, 14, 1, 2}, {64, 64, 7, 3, 1}},
+                  {{32, 32, 14, 3, 1}, {64, 64, 7, 3, 1}});
 }
 
 }  // namespace
