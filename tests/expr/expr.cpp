@@ -30,18 +30,21 @@ Tensor<Sh> random_tensor(std::size_t batch, std::uint64_t seed, float lo = -2.f,
 bool near(float got, float want) { return std::abs(got - want) <= 1e-6f * std::max(1.f, std::abs(want)); }
 
 // Runs f() once with each instruction set this CPU supports active (backend/cpu/isa.hpp: the
-// evaluator's loops are compiled for each), then restores the active set.
+// evaluator's loops are compiled for each), then restores the active set (also when a REQUIRE in
+// f throws).
 template <class F>
 void on_every_isa(F&& f) {
   namespace cpu = backend::cpu;
-  const cpu::Isa saved = cpu::active_isa();
+  struct Restore {
+    cpu::Isa saved = cpu::active_isa();
+    ~Restore() { cpu::set_isa(saved); }
+  } restore;
   for (cpu::Isa isa : {cpu::Isa::baseline, cpu::Isa::avx2, cpu::Isa::avx512}) {
     if (static_cast<int>(isa) > static_cast<int>(cpu::detected_isa())) continue;
     CAPTURE(std::string(cpu::name(isa)));
     cpu::set_isa(isa);
     f();
   }
-  cpu::set_isa(saved);
 }
 
 // Channel of flat element i of a batch of shape Sh.
